@@ -1,0 +1,446 @@
+"""Step one: rule text to syntax tree. Lark (LALR, contextual lexer, strict) builds the parse
+tree from grammar/bcm.lark; a thin transformer turns it into the frozen nodes of `ast.py`.
+
+Syntax errors become diagnostics; common mistakes get named errors with a help line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from checker.diagnostics import BcmError, Diagnostic, Span
+from checker.lang import ast
+
+_UNITS = {"days": "days", "day": "days", "%": "%", "persons": "persons", "person": "persons"}
+
+
+def _grammar_text() -> str:
+    # The grammar ships beside the package in a source checkout (grammar/bcm.lark); an
+    # installed wheel carries a copy inside the package.
+    here = FsPath(__file__).resolve().parents[2] / "grammar" / "bcm.lark"
+    if here.is_file():
+        return here.read_text(encoding="utf-8")
+    return resources.files("checker.lang").joinpath("bcm.lark").read_text(encoding="utf-8")
+
+
+@functools.cache
+def parser() -> Lark:
+    return Lark(
+        _grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        strict=True,
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def _span_of(file: str, item: Any) -> Span:
+    if isinstance(item, Token):
+        return Span(file, item.line or 1, item.column or 1, item.end_line or 1, item.end_column or 1)
+    meta = item.meta if isinstance(item, Tree) else item
+    if getattr(meta, "empty", True):
+        return Span(file, 1, 1, 1, 1)
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def unquote(token: str) -> str:
+    """The value of a string literal: `\\"`, `\\\\`, `\\n` and `\\t` escapes, triple quotes."""
+    body = token[3:-3] if token.startswith('"""') else token[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\"}.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class _Build(Transformer[Token, Any]):
+    """Parse tree to AST, collecting structural problems (duplicate or missing clauses)."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+        self.problems: list[Diagnostic] = []
+
+    def sp(self, item: Any) -> Span:
+        return _span_of(self.file, item)
+
+    # --- expressions
+
+    @v_args(meta=True)
+    def path(self, meta: Any, names: list[Token]) -> ast.Path:
+        return ast.Path(str(names[0]), tuple(str(n) for n in names[1:]), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def number(self, meta: Any, items: list[Token]) -> ast.Number:
+        unit = _UNITS[str(items[1])] if len(items) > 1 else None
+        return ast.Number(Decimal(str(items[0])), unit, span=self.sp(meta))
+
+    def text(self, items: list[Token]) -> ast.Text:
+        return ast.Text(unquote(str(items[0])), span=self.sp(items[0]))
+
+    def date(self, items: list[Token]) -> ast.Expr:
+        tok = items[0]
+        try:
+            return ast.DateLit(dt.date.fromisoformat(str(tok)), span=self.sp(tok))
+        except ValueError:
+            self.problems.append(
+                Diagnostic(
+                    "S007",
+                    f"`{tok}` is not a calendar date",
+                    self.sp(tok),
+                    help="write dates as YYYY-MM-DD with a real month and day, e.g. 2019-04-01",
+                )
+            )
+            return ast.Null(span=self.sp(tok))
+
+    @v_args(meta=True)
+    def true(self, meta: Any, _: list[Any]) -> ast.Bool:
+        return ast.Bool(True, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def false(self, meta: Any, _: list[Any]) -> ast.Bool:
+        return ast.Bool(False, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def null(self, meta: Any, _: list[Any]) -> ast.Null:
+        return ast.Null(span=self.sp(meta))
+
+    @v_args(meta=True)
+    def minus(self, meta: Any, items: list[Any]) -> ast.Expr:
+        return ast.Minus(items[0], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def arith(self, meta: Any, items: list[Any]) -> ast.Arith:
+        return ast.Arith(str(items[1]), items[0], items[2], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta: Any, items: list[Any]) -> ast.Compare:
+        return ast.Compare(str(items[1]), items[0], items[2], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def is_null(self, meta: Any, items: list[Any]) -> ast.IsNull:
+        return ast.IsNull(items[0], False, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def is_not_null(self, meta: Any, items: list[Any]) -> ast.IsNull:
+        return ast.IsNull(items[0], True, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def is_empty(self, meta: Any, items: list[Any]) -> ast.IsEmpty:
+        return ast.IsEmpty(items[0], False, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def is_not_empty(self, meta: Any, items: list[Any]) -> ast.IsEmpty:
+        return ast.IsEmpty(items[0], True, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def member(self, meta: Any, items: list[Any]) -> ast.Member:
+        return ast.Member(items[0], items[1], False, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def not_member(self, meta: Any, items: list[Any]) -> ast.Member:
+        return ast.Member(items[0], items[1], True, span=self.sp(meta))
+
+    @v_args(meta=True)
+    def all_of(self, meta: Any, items: list[Any]) -> ast.And:
+        return ast.And(tuple(items), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def any_of(self, meta: Any, items: list[Any]) -> ast.Or:
+        return ast.Or(tuple(items), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def negation(self, meta: Any, items: list[Any]) -> ast.Not:
+        return ast.Not(items[0], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def list(self, meta: Any, items: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(tuple(items), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def call(self, meta: Any, items: list[Any]) -> ast.Call:
+        return ast.Call(str(items[0]), tuple(items[1:]), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def quantifier(self, meta: Any, items: list[Any]) -> ast.Quantifier:
+        return ast.Quantifier(str(items[0]), str(items[1]), items[2], items[3], span=self.sp(meta))
+
+    # --- declarations
+
+    @v_args(meta=True)
+    def title(self, meta: Any, items: list[Token]) -> ast.Localized:
+        return ast.Localized(str(items[0]), unquote(str(items[1])), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def message(self, meta: Any, items: list[Token]) -> tuple[str, ast.Localized]:
+        return ("message", self.title(meta, items))
+
+    @v_args(meta=True)
+    def remedy(self, meta: Any, items: list[Token]) -> tuple[str, ast.Localized]:
+        return ("remedy", self.title(meta, items))
+
+    @v_args(meta=True)
+    def section(self, meta: Any, items: list[Token]) -> ast.Section:
+        lang = str(items[1]) if len(items) == 3 else "en"
+        return ast.Section(str(items[0]), lang, unquote(str(items[-1])), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def about(self, meta: Any, items: list[ast.Section]) -> ast.About:
+        return ast.About(tuple(items), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def param(self, meta: Any, items: list[Any]) -> ast.Param:
+        return ast.Param(str(items[0]), items[1], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def define(self, meta: Any, items: list[Any]) -> ast.Define:
+        return ast.Define(str(items[0]), items[1], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def query(self, meta: Any, items: list[Any]) -> ast.Query:
+        return ast.Query(str(items[0]), str(items[1]), items[2], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def let(self, meta: Any, items: list[Any]) -> ast.Let:
+        return ast.Let(str(items[0]), items[1], span=self.sp(meta))
+
+    @v_args(meta=True)
+    def when(self, meta: Any, items: list[Any]) -> tuple[str, Any]:
+        return ("when", (items[0], self.sp(meta)))
+
+    @v_args(meta=True)
+    def kind(self, meta: Any, items: list[Token]) -> tuple[str, Any]:
+        return ("kind", (ast.Name(str(items[0]), span=self.sp(items[0])), self.sp(meta)))
+
+    @v_args(meta=True)
+    def fixed(self, meta: Any, items: list[Token]) -> ast.Choice:
+        return ast.Choice(((str(items[0]), None),), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def conditional(self, meta: Any, items: list[Any]) -> ast.Choice:
+        rest: ast.Choice = items[2]
+        return ast.Choice(((str(items[0]), items[1]), *rest.options), span=self.sp(meta))
+
+    @v_args(meta=True)
+    def severity(self, meta: Any, items: list[Any]) -> tuple[str, Any]:
+        choice: ast.Choice = items[0]
+        return ("severity", (ast.Choice(choice.options, span=self.sp(meta)), self.sp(meta)))
+
+    def _single(self, rule_or_principle: str, name: str, clause: str, found: list[tuple[Any, Span]]) -> Any:
+        if len(found) > 1:
+            self.problems.append(
+                Diagnostic(
+                    "S010",
+                    f"{rule_or_principle} `{name}` has {len(found)} `{clause}` clauses",
+                    found[1][1],
+                    help=f"a {rule_or_principle} takes one `{clause}`; combine them"
+                    + (" with `and`" if clause == "when" else ""),
+                )
+            )
+        return found[0][0] if found else None
+
+    @v_args(meta=True)
+    def rule(self, meta: Any, items: list[Any]) -> ast.Rule:
+        name = str(items[0])
+        clauses: dict[str, list[tuple[Any, Span]]] = {"kind": [], "when": [], "severity": []}
+        lets, messages, remedies, abouts = [], [], [], []
+        for item in items[1:]:
+            if isinstance(item, ast.Let):
+                lets.append(item)
+            elif isinstance(item, ast.About):
+                abouts.append((item, item.span))
+            elif item[0] == "message":
+                messages.append(item[1])
+            elif item[0] == "remedy":
+                remedies.append(item[1])
+            else:
+                clauses[item[0]].append(item[1])
+        return ast.Rule(
+            name,
+            self._single("rule", name, "kind", clauses["kind"]),
+            tuple(lets),
+            self._single("rule", name, "when", clauses["when"]),
+            self._single("rule", name, "severity", clauses["severity"]),
+            tuple(messages),
+            tuple(remedies),
+            self._single("rule", name, "about", abouts),
+            span=self.sp(meta),
+        )
+
+    @v_args(meta=True)
+    def principle(self, meta: Any, items: list[Any]) -> ast.Principle:
+        name = str(items[0])
+        titles, params, defines, rules, abouts = [], [], [], [], []
+        for item in items[1:]:
+            if isinstance(item, ast.Localized):
+                titles.append(item)
+            elif isinstance(item, ast.Param):
+                params.append(item)
+            elif isinstance(item, ast.Define):
+                defines.append(item)
+            elif isinstance(item, ast.Rule):
+                rules.append(item)
+            elif isinstance(item, ast.About):
+                abouts.append((item, item.span))
+        return ast.Principle(
+            name,
+            tuple(titles),
+            tuple(params),
+            tuple(defines),
+            tuple(rules),
+            self._single("principle", name, "about", abouts),
+            span=self.sp(meta),
+        )
+
+
+def _transform(tree: Tree[Token], file: str) -> tuple[ast.RuleFile, list[Diagnostic]]:
+    build = _Build(file)
+    principles, params, defines = [], [], []
+    top = build.transform(tree)
+    for item in top.children:
+        if isinstance(item, ast.Principle):
+            principles.append(item)
+        elif isinstance(item, ast.Param):
+            params.append(item)
+        elif isinstance(item, ast.Define):
+            defines.append(item)
+    node = ast.RuleFile(
+        file, tuple(principles), tuple(params), tuple(defines), span=Span(file, 1, 1, 1, 1)
+    )
+    return node, build.problems
+
+
+# --- syntax errors --------------------------------------------------------------------------
+
+# Examples of common mistakes, for Lark's match_examples: each label is a named error.
+_EXAMPLES: dict[str, list[str]] = {
+    "S002": [
+        'principle p { rule r { kind note when proposal.area = "exit" } }',
+        "principle p { define d = proposal.magnitude = 1 }",
+        'principle p { rule r { kind note let x = latest h in history where h.area = "exit" } }',
+    ],
+    "S004": [
+        "principle p { rule r { kind note when true message en hello } }",
+        "principle p { rule r { kind note when true remedy en fix } }",
+        "principle p { title en Normative }",
+    ],
+    "S005": [
+        "principle p { rule r { kind note proposal.magnitude } }",
+        'principle p { rule r { kind note severity low message en "x" proposal.area } }',
+        "principle p { rule r { kind note let x = 1 proposal.area } }",
+        'principle p { rule r { proposal.area == "exit" } }',
+    ],
+    "S006": [
+        'principle p { rule r { kind note when true message "x" } }',
+        'principle p { rule r { kind note when true remedy "x" } }',
+    ],
+}
+
+_NAMED: dict[str, tuple[str, str]] = {
+    "S002": ("`=` where a comparison belongs", "compare with `==`; `=` only names a param, define or let"),
+    "S004": ("text without quotes", 'put messages and titles in double quotes: message en "..."'),
+    "S005": ("a condition without `when`", "start the rule's condition with `when`"),
+    "S006": ("a text without its language", 'name the language before the text: message en "..."'),
+}
+
+_TOKEN_WORDS = {
+    "RBRACE": "`}`",
+    "LBRACE": "`{`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "RSQB": "`]`",
+    "LSQB": "`[`",
+    "STRING": "a quoted text",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "EQUAL": "`=`",
+    "COMPARE": "a comparison",
+    "COLON": "`:`",
+    "COMMA": "`,`",
+    "DOT": "`.`",
+    "$END": "the end of the file",
+}
+
+
+def _expected_words(expected: set[str]) -> str:
+    words = sorted({_TOKEN_WORDS.get(e, f"`{e.lower()}`" if e.isalpha() else e) for e in expected})
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words)
+
+
+def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    line = getattr(err, "line", 1) or 1
+    column = getattr(err, "column", 1) or 1
+    if line < 1:  # end of input
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    width = 1
+    found = ""
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        found = f"`{tok}`" if tok.type != "$END" else "the end of the file"
+        width = max(1, len(str(tok)))
+    elif isinstance(err, UnexpectedCharacters):
+        found = f"`{text[err.pos_in_stream]}`" if err.pos_in_stream < len(text) else "?"
+    span = Span.point(file, line, column, width)
+
+    label = None
+    try:
+        label = err.match_examples(parser().parse, _EXAMPLES, use_accepts=True)
+    except Exception:  # match_examples re-parses the examples; any failure just means "no name"
+        label = None
+    if isinstance(err, UnexpectedEOF) or (
+        isinstance(err, UnexpectedToken) and err.token.type == "$END"
+    ):
+        return Diagnostic(
+            "S003",
+            "the file ends inside a block: a closing `}` is missing",
+            span,
+            help="every `principle {`, `rule {` and `about {` needs its `}`",
+        )
+    if label is not None and label in _NAMED:
+        title, help_text = _NAMED[label]
+        return Diagnostic(label, f"{title}: found {found}", span, help=help_text)
+    expected: set[str] = set(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
+    message = f"unexpected {found or 'text'}"
+    help_text = f"expected {_expected_words(expected)}" if expected else None
+    return Diagnostic("S001", message, span, help=help_text)
+
+
+def parse(text: str, file: str = "<text>") -> ast.RuleFile:
+    """Parse one rule file. Raises BcmError with located diagnostics on bad syntax."""
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput as err:
+        raise BcmError([_syntax_diagnostic(err, text, file)]) from None
+    node, problems = _transform(tree, file)
+    if problems:
+        raise BcmError(problems)
+    return node
+
+
+def parse_with_comments(text: str, file: str = "<text>") -> tuple[ast.RuleFile, list[ast.Comment]]:
+    """Parse and keep the comments aside (for the formatter)."""
+    node = parse(text, file)
+    comments = []
+    for token in parser().lex(text, dont_ignore=True):
+        if token.type == "COMMENT":
+            comments.append(ast.Comment(token.line or 1, token.column or 1, str(token)))
+    return node, comments
