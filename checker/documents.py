@@ -127,11 +127,10 @@ def _exact_number(value: Any) -> Any:
     # shortest repr, so 1.36 stays 1.36 and never becomes 1.3600000000000000977.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError("expected a number")
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    if not value.is_finite():  # type: ignore[union-attr]
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
         raise ValueError("expected a finite number")
-    return value
+    return number
 
 
 def _whole_number(value: Any) -> Any:
