@@ -48,8 +48,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         total += len(docs)
         for doc in docs:
-            print(f"ok  {file}: {doc.id}  {doc.jurisdiction}/{doc.area.value}/{doc.target}  "
-                  f"{doc.direction.value} {doc.magnitude.value}, effective {doc.effective_on}")
+            print(
+                f"ok  {file}: {doc.id}  {doc.jurisdiction}/{doc.area.value}/{doc.target}  "
+                f"{doc.direction.value} {doc.magnitude.value}, effective {doc.effective_on}"
+            )
     if failed:
         return EXIT_BAD_INPUT
     print(f"{total} document{'s' if total != 1 else ''} valid.")
@@ -83,8 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("validate", help="validate policy-change documents against the spec")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON, YAML or JSON Lines documents")
-    p.add_argument("--max-size", type=_size, default=DEFAULT_MAX_BYTES,
-                   help="largest document or record accepted (default 10MB)")
+    p.add_argument(
+        "--max-size",
+        type=_size,
+        default=DEFAULT_MAX_BYTES,
+        help="largest document or record accepted (default 10MB)",
+    )
     p.set_defaults(run=cmd_validate)
 
     p = verbs.add_parser("schema", help="print the JSON Schema of the policy-change document")

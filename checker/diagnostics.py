@@ -63,7 +63,11 @@ class Diagnostic:
         return where
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "level": self.level.value, "message": self.message}
+        out: dict[str, Any] = {
+            "code": self.code,
+            "level": self.level.value,
+            "message": self.message,
+        }
         if self.span is not None:
             out["file"] = self.span.file
             out["line"] = self.span.line

@@ -7,6 +7,7 @@ what was found and what was expected. YAML is read safely: no object tags, no al
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -220,7 +221,10 @@ def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         value = Decimal("NaN")
     if not value.is_finite():
         raise yaml.constructor.ConstructorError(
-            None, None, f"`{node.value}` is not a number a policy document may hold", node.start_mark
+            None,
+            None,
+            f"`{node.value}` is not a number a policy document may hold",
+            node.start_mark,
         )
     return value
 
@@ -233,7 +237,7 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 def _mapping_no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"the key `{key}` appears twice in one mapping", key_node.start_mark
@@ -250,9 +254,9 @@ _SafeLoader.add_constructor("tag:yaml.org,2002:map", _mapping_no_duplicates)
 def _compose_yaml(text: str) -> yaml.Node | None:
     loader = _SafeLoader(text)
     try:
-        return loader.get_single_node()  # type: ignore[no-untyped-call, no-any-return]
+        return loader.get_single_node()  
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 def _yaml_positions(
@@ -269,16 +273,18 @@ def _yaml_positions(
             _yaml_positions(item, (*path, n), pos, keys)
 
 
-def _has_alias(text: str) -> yaml.Mark | None:
+def _has_alias(text: str) -> Any:
     # Aliases are refused outright: a document needs none, and they are how a tiny file
     # expands into gigabytes (billion laughs).
     for event in yaml.parse(text, Loader=_SafeLoader):
         if isinstance(event, yaml.AliasEvent):
-            return event.start_mark  # type: ignore[no-any-return]
+            return event.start_mark
     return None
 
 
-def _load_yaml(file: str, text: str) -> tuple[Any, dict[PathKey, Location], dict[PathKey, Location]]:
+def _load_yaml(
+    file: str, text: str
+) -> tuple[Any, dict[PathKey, Location], dict[PathKey, Location]]:
     try:
         alias = _has_alias(text)
         if alias is not None:
@@ -297,9 +303,9 @@ def _load_yaml(file: str, text: str) -> tuple[Any, dict[PathKey, Location], dict
             return None, {}, {}
         loader = _SafeLoader("")
         try:
-            data = loader.construct_document(node)  # type: ignore[no-untyped-call]
+            data = loader.construct_document(node)
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "unreadable YAML"
@@ -313,9 +319,13 @@ def _load_yaml(file: str, text: str) -> tuple[Any, dict[PathKey, Location], dict
         elif "not a number" in problem:
             code, help_text = "D006", "write a finite number or null"
         return_span = Span.point(file, mark.line + 1, mark.column + 1) if mark else None
-        raise BcmError([Diagnostic(code, f"broken YAML: {problem}", return_span, help=help_text)])
+        raise BcmError(
+            [Diagnostic(code, f"broken YAML: {problem}", return_span, help=help_text)]
+        ) from None
     except yaml.YAMLError as err:
-        raise BcmError([Diagnostic("D004", f"broken YAML: {err}", Span.point(file, 1, 1))])
+        raise BcmError(
+            [Diagnostic("D004", f"broken YAML: {err}", Span.point(file, 1, 1))]
+        ) from None
     positions: dict[PathKey, Location] = {}
     keys: dict[PathKey, Location] = {}
     _yaml_positions(node, (), positions, keys)
@@ -344,7 +354,8 @@ def _decode(file: str, raw: bytes) -> str:
             [
                 Diagnostic(
                     "D007",
-                    f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+                    f"the file is not UTF-8 text "
+                    f"(byte 0x{raw[err.start]:02x} at offset {err.start})",
                     Span.point(file, line, col),
                     help="save the document as UTF-8; JSON and YAML documents must be UTF-8",
                 )
@@ -361,7 +372,9 @@ def _too_large(file: str, size: int, limit: int, what: str, line: int = 1) -> Di
     )
 
 
-def read_raw_documents(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[RawDocument]:
+def read_raw_documents(
+    path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[RawDocument]:
     """Parse a file into raw documents, without validating them against the model."""
     p = Path(path)
     file = str(path)
@@ -404,10 +417,8 @@ def read_raw_documents(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MA
                 ) from None
             raise BcmError([_json_error(file, text, err)]) from None
         indexer = _JsonIndexer(text)
-        try:
+        with contextlib.suppress(IndexError, RecursionError):
             indexer.value(())
-        except (IndexError, RecursionError):
-            pass
         positions, keys = indexer.positions, indexer.key_positions
     if isinstance(data, list):
         for n, item in enumerate(data):
@@ -422,13 +433,20 @@ def _read_jsonl(p: Path, file: str, max_bytes: int) -> Iterator[RawDocument]:
     with p.open("rb") as stream:
         for lineno, raw_line in enumerate(stream, start=1):
             if len(raw_line) > max_bytes:
-                problems.append(_too_large(file, len(raw_line), max_bytes, f"record on line {lineno}", lineno))
+                problems.append(
+                    _too_large(file, len(raw_line), max_bytes, f"record on line {lineno}", lineno)
+                )
                 continue
             try:
                 text = _decode(file, raw_line)
             except BcmError as err:
                 problems.extend(
-                    Diagnostic(d.code, d.message, Span.point(file, lineno, d.span.column if d.span else 1), help=d.help)
+                    Diagnostic(
+                        d.code,
+                        d.message,
+                        Span.point(file, lineno, d.span.column if d.span else 1),
+                        help=d.help,
+                    )
                     for d in err.diagnostics
                 )
                 continue
@@ -440,10 +458,8 @@ def _read_jsonl(p: Path, file: str, max_bytes: int) -> Iterator[RawDocument]:
                 problems.append(_json_error(file, text, err, base_line=lineno))
                 continue
             indexer = _JsonIndexer(text, base_line=lineno)
-            try:
+            with contextlib.suppress(IndexError, RecursionError):
                 indexer.value(())
-            except (IndexError, RecursionError):
-                pass
             pos = {(n, *k): v for k, v in indexer.positions.items()}
             keys = {(n, *k): v for k, v in indexer.key_positions.items()}
             if not problems:
@@ -523,27 +539,41 @@ def _problem(err: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, str
     value = err.get("input")
     ctx = err.get("ctx") or {}
     if kind == "missing":
-        return ("D101", f"missing required field `{name}`", f"add `{name}`; see `bcm schema` for its type")
+        return (
+            "D101",
+            f"missing required field `{name}`",
+            f"add `{name}`; see `bcm schema` for its type",
+        )
     if kind == "extra_forbidden":
         known = _fields_at(model, loc[:-1])
         best = did_you_mean(name, known)
         hint = f"did you mean `{best}`?" if best else "put data of your own under `extensions`"
         return ("D102", f"unknown field `{name}`", hint)
     if kind == "enum":
-        allowed = [a.strip().strip("'") for a in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        allowed = [
+            a.strip().strip("'")
+            for a in str(ctx.get("expected", "")).replace(" or ", ",").split(",")
+        ]
         allowed = [a for a in allowed if a]
         best = did_you_mean(str(value), allowed)
         listing = ", ".join(allowed)
         hint = f"did you mean `{best}`? allowed: {listing}" if best else f"allowed: {listing}"
-        if isinstance(loc[-1], str) or len(loc) < 2:
-            field_name = name
-        else:
-            field_name = str(loc[-2])
+        field_name = name if isinstance(loc[-1], str) or len(loc) < 2 else str(loc[-2])
         return ("D103", f"{_found(value)} is not a valid value for `{field_name}`", hint)
-    if kind in ("date_from_datetime_parsing", "date_parsing", "value_error") and "date" in str(err.get("msg", "")):
-        return ("D104", f"{_found(value)} is not a calendar date", "write the date as YYYY-MM-DD, e.g. 2019-04-01")
+    if kind in ("date_from_datetime_parsing", "date_parsing", "value_error") and "date" in str(
+        err.get("msg", "")
+    ):
+        return (
+            "D104",
+            f"{_found(value)} is not a calendar date",
+            "write the date as YYYY-MM-DD, e.g. 2019-04-01",
+        )
     if kind == "string_pattern_mismatch" and name == "jurisdiction":
-        return ("D105", f"{_found(value)} is not an ISO 3166-1 alpha-2 code", "write two capital letters, e.g. JP")
+        return (
+            "D105",
+            f"{_found(value)} is not an ISO 3166-1 alpha-2 code",
+            "write two capital letters, e.g. JP",
+        )
     if kind in ("string_too_short",):
         return ("D105", f"`{name}` must not be empty", None)
     if kind == "value_error":
@@ -555,7 +585,9 @@ def _problem(err: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, str
     return ("D106", f"`{name}`: {err.get('msg', kind)} (found {_found(value)})", None)
 
 
-def validate(raw: RawDocument, root: str = "", model: type[BaseModel] = PolicyChange) -> tuple[Any, list[Diagnostic]]:
+def validate(
+    raw: RawDocument, root: str = "", model: type[BaseModel] = PolicyChange
+) -> tuple[Any, list[Diagnostic]]:
     """Validate one raw document; return the model (or None) and every problem found."""
     if not isinstance(raw.data, dict):
         what = "a list" if isinstance(raw.data, list) else _found(raw.data)
@@ -566,7 +598,7 @@ def validate(raw: RawDocument, root: str = "", model: type[BaseModel] = PolicyCh
                 f"expected a policy-change object, found {what}",
                 Span.point(raw.file, line, col),
                 path=format_path(root, raw.path),
-                help="a document is a JSON/YAML object with fields such as `id`, `title`, `direction`",
+                help="a document is an object with fields such as `id`, `title`, `direction`",
             )
         ]
     try:
@@ -575,9 +607,16 @@ def validate(raw: RawDocument, root: str = "", model: type[BaseModel] = PolicyCh
         problems = []
         for e in err.errors(include_url=False):
             loc = tuple(e["loc"])
+            is_key = bool(loc) and loc[-1] == "[key]"
+            if is_key:
+                # a map key that is not allowed, e.g. an assessment not keyed by a principle id
+                loc = loc[:-1]
+                e = {**e, "loc": loc}
             code, message, help_text = _problem(dict(e), model)
+            if is_key:
+                message = f"{_found(e.get('input'))} is not a valid key of `{loc[-2]}`"
             full = (*raw.path, *loc)
-            if e["type"] == "extra_forbidden":
+            if e["type"] == "extra_forbidden" or is_key:
                 at = raw.key_positions.get(full) or raw.positions.get(full)
                 width = len(str(loc[-1])) + 2
             elif e["type"] == "missing":
@@ -585,9 +624,13 @@ def validate(raw: RawDocument, root: str = "", model: type[BaseModel] = PolicyCh
                 width = 1
             else:
                 at = raw.positions.get(full)
-                width = len(json.dumps(e.get("input"), ensure_ascii=False, default=str)) if at else 1
+                width = (
+                    len(json.dumps(e.get("input"), ensure_ascii=False, default=str)) if at else 1
+                )
             span = Span.point(raw.file, at[0], at[1], min(width, 80)) if at else None
-            problems.append(Diagnostic(code, message, span, help=help_text, path=format_path(root, full)))
+            problems.append(
+                Diagnostic(code, message, span, help=help_text, path=format_path(root, full))
+            )
         return None, problems
 
 
@@ -614,7 +657,7 @@ def load_documents(
                             "missing required field `status`",
                             Span.point(raw.file, line, col),
                             path=format_path(root, (*raw.path, "status")),
-                            help="a history record must say whether it was `enacted`, `withdrawn`, ...",
+                            help="a history record says whether it was `enacted`, `withdrawn`, ...",
                         )
                     )
                 problems.extend(found)

@@ -16,13 +16,9 @@ from checker.diagnostics import Span
 NOWHERE = Span("<generated>", 1, 1, 1, 1)
 
 
-def _span() -> Span:
-    return field(default=NOWHERE, compare=False, repr=False, kw_only=True)  # type: ignore[no-any-return]
-
-
 @dataclass(frozen=True)
 class Node:
-    span: Span = _span()
+    span: Span = field(default=NOWHERE, compare=False, repr=False, kw_only=True)
 
 
 # --- expressions ----------------------------------------------------------------------------
@@ -143,8 +139,24 @@ class Quantifier(Node):
 
 
 Expr = (
-    Number | Text | DateLit | Bool | Null | Path | Minus | Arith | Compare | IsNull | IsEmpty
-    | Member | And | Or | Not | ListExpr | Call | Quantifier
+    Number
+    | Text
+    | DateLit
+    | Bool
+    | Null
+    | Path
+    | Minus
+    | Arith
+    | Compare
+    | IsNull
+    | IsEmpty
+    | Member
+    | And
+    | Or
+    | Not
+    | ListExpr
+    | Call
+    | Quantifier
 )
 
 # --- declarations ---------------------------------------------------------------------------

@@ -45,7 +45,9 @@ def parser() -> Lark:
 
 def _span_of(file: str, item: Any) -> Span:
     if isinstance(item, Token):
-        return Span(file, item.line or 1, item.column or 1, item.end_line or 1, item.end_column or 1)
+        return Span(
+            file, item.line or 1, item.column or 1, item.end_line or 1, item.end_column or 1
+        )
     meta = item.meta if isinstance(item, Tree) else item
     if getattr(meta, "empty", True):
         return Span(file, 1, 1, 1, 1)
@@ -170,7 +172,7 @@ class _Build(Transformer[Token, Any]):
         return ast.Not(items[0], span=self.sp(meta))
 
     @v_args(meta=True)
-    def list(self, meta: Any, items: list[Any]) -> ast.ListExpr:
+    def list_expr(self, meta: Any, items: list[Any]) -> ast.ListExpr:
         return ast.ListExpr(tuple(items), span=self.sp(meta))
 
     @v_args(meta=True)
@@ -242,7 +244,9 @@ class _Build(Transformer[Token, Any]):
         choice: ast.Choice = items[0]
         return ("severity", (ast.Choice(choice.options, span=self.sp(meta)), self.sp(meta)))
 
-    def _single(self, rule_or_principle: str, name: str, clause: str, found: list[tuple[Any, Span]]) -> Any:
+    def _single(
+        self, rule_or_principle: str, name: str, clause: str, found: list[tuple[Any, Span]]
+    ) -> Any:
         if len(found) > 1:
             self.problems.append(
                 Diagnostic(
@@ -353,7 +357,10 @@ _EXAMPLES: dict[str, list[str]] = {
 }
 
 _NAMED: dict[str, tuple[str, str]] = {
-    "S002": ("`=` where a comparison belongs", "compare with `==`; `=` only names a param, define or let"),
+    "S002": (
+        "`=` where a comparison belongs",
+        "compare with `==`; `=` only names a param, define or let",
+    ),
     "S004": ("text without quotes", 'put messages and titles in double quotes: message en "..."'),
     "S005": ("a condition without `when`", "start the rule's condition with `when`"),
     "S006": ("a text without its language", 'name the language before the text: message en "..."'),
@@ -381,7 +388,7 @@ _TOKEN_WORDS = {
 def _expected_words(expected: set[str]) -> str:
     words = sorted({_TOKEN_WORDS.get(e, f"`{e.lower()}`" if e.isalpha() else e) for e in expected})
     if len(words) > 8:
-        words = words[:8] + ["..."]
+        words = [*words[:8], "..."]
     return ", ".join(words)
 
 
@@ -398,7 +405,8 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
         found = f"`{tok}`" if tok.type != "$END" else "the end of the file"
         width = max(1, len(str(tok)))
     elif isinstance(err, UnexpectedCharacters):
-        found = f"`{text[err.pos_in_stream]}`" if err.pos_in_stream < len(text) else "?"
+        pos = err.pos_in_stream or 0
+        found = f"`{text[pos]}`" if pos < len(text) else "?"
     span = Span.point(file, line, column, width)
 
     label = None
@@ -416,8 +424,8 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
             help="every `principle {`, `rule {` and `about {` needs its `}`",
         )
     if label is not None and label in _NAMED:
-        title, help_text = _NAMED[label]
-        return Diagnostic(label, f"{title}: found {found}", span, help=help_text)
+        title, named_help = _NAMED[label]
+        return Diagnostic(label, f"{title}: found {found}", span, help=named_help)
     expected: set[str] = set(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
     message = f"unexpected {found or 'text'}"
     help_text = f"expected {_expected_words(expected)}" if expected else None
