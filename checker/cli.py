@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from checker import __version__
-from checker.diagnostics import BcmError, render_all
+from checker.diagnostics import BcmError, Diagnostic, render_all
 from checker.loading import DEFAULT_MAX_BYTES, document_sources, load_documents
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
@@ -28,7 +28,8 @@ def _size(text: str) -> int:
 
 
 def _print_problems(err: BcmError, files: list[str], out: TextIO) -> None:
-    print(render_all(err.diagnostics, document_sources(files)), file=out)
+    spanned = {d.span.file for d in err.diagnostics if d.span is not None}
+    print(render_all(err.diagnostics, document_sources([*files, *sorted(spanned)])), file=out)
     n = len(err.diagnostics)
     print(f"\n{n} problem{'s' if n != 1 else ''} found.", file=out)
 
@@ -68,6 +69,87 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _param_overrides(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise BcmError(
+                [
+                    Diagnostic(
+                        "P011",
+                        f"`{item}` is not a parameter setting",
+                        help='write NAME=VALUE, e.g. --param reversal_window="1000 days"',
+                    )
+                ]
+            )
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _write_output(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from pathlib import Path
+
+    target = Path(output)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from checker.api import History, load_pack
+    from checker.loading import load_history
+    from checker.report import render_summary, render_text, to_json
+
+    files = list(args.proposals) + list(args.history or [])
+    try:
+        proposals = load_documents(args.proposals, max_bytes=args.max_size)
+        records = load_history(args.history, max_bytes=args.max_size) if args.history else []
+    except BcmError as err:
+        _print_problems(err, files, sys.stdout)
+        return EXIT_BAD_INPUT
+    pack = load_pack(args.rules)
+    params = _param_overrides(args.param)
+    history = History(records)
+    reports = [pack.check(p, history, lang=args.lang, params=params) for p in proposals]
+    if args.summary:
+        text = render_summary(reports, args.lang or pack.default_lang)
+    elif args.format == "json":
+        text = to_json(reports[0] if len(reports) == 1 and len(args.proposals) == 1 else reports)
+    else:
+        lang = args.lang or pack.default_lang
+        titles = pack.titles(lang)
+        text = "\n".join(render_text(r, titles) for r in reports)
+        if len(reports) > 1:
+            text += "\n" + render_summary(reports, lang)
+    _write_output(text, args.output)
+    failing = {"conflict"} | ({"tension"} if args.fail_on == "tension" else set())
+    return EXIT_FINDINGS if any(r.verdict.value in failing for r in reports) else EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from checker.api import load_pack
+    from checker.loading import load_history
+
+    files = [args.proposal] + list(args.history or [])
+    try:
+        (proposal, *rest) = load_documents(args.proposal)
+        records = load_history(args.history) if args.history else []
+    except BcmError as err:
+        _print_problems(err, files, sys.stdout)
+        return EXIT_BAD_INPUT
+    if rest:
+        print(f"`{args.proposal}` holds {len(rest) + 1} documents; explain takes one proposal.")
+        return EXIT_BAD_INPUT
+    pack = load_pack(args.rules)
+    explanation = pack.explain(proposal, args.rule, records, params=_param_overrides(args.param))
+    print(explanation.render(args.lang or pack.default_lang))
+    return EXIT_OK
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 Verb = Callable[[argparse.Namespace], int]
@@ -96,6 +178,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("schema", help="print the JSON Schema of the policy-change document")
     p.add_argument("--report", action="store_true", help="the schema of a report instead")
     p.set_defaults(run=cmd_schema)
+
+    p = verbs.add_parser("check", help="check proposals against a rule pack and their history")
+    p.add_argument("proposals", nargs="+", metavar="PROPOSAL", help="JSON or YAML documents")
+    p.add_argument("--history", action="append", metavar="FILE",
+                   help="the policy history (JSON, YAML or JSON Lines); may be repeated")
+    p.add_argument("--rules", default="rules", metavar="DIR", help="the rule pack (default: rules)")
+    p.add_argument("--lang", choices=["en", "ja"], help="language of messages and headings")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help='override a parameter for this check, e.g. reversal_window="1000 days"')
+    p.add_argument("--fail-on", choices=["conflict", "tension"], default="conflict",
+                   help="exit 1 also on tensions with `tension`")
+    p.add_argument("--output", metavar="FILE", help="write the report to FILE")
+    p.add_argument("--summary", action="store_true",
+                   help="print only the summary table: verdict and counts per proposal")
+    p.add_argument("--max-size", type=_size, default=DEFAULT_MAX_BYTES,
+                   help="largest document or record accepted (default 10MB)")
+    p.set_defaults(run=cmd_check)
+
+    p = verbs.add_parser("explain", help="show which conditions of one rule held for a proposal")
+    p.add_argument("proposal", metavar="PROPOSAL")
+    p.add_argument("--rule", required=True, metavar="ID", help="the rule id, e.g. oscillation")
+    p.add_argument("--history", action="append", metavar="FILE")
+    p.add_argument("--rules", default="rules", metavar="DIR")
+    p.add_argument("--lang", choices=["en", "ja"])
+    p.add_argument("--param", action="append", metavar="NAME=VALUE")
+    p.set_defaults(run=cmd_explain)
 
     for add in _extra_verbs:
         add(verbs)

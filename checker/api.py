@@ -1,0 +1,355 @@
+"""The Python API, the product's core: load a rule pack once, check many proposals.
+
+    pack = checker.load_pack("rules")
+    report = pack.check(proposal, history=records, lang="ja")
+
+The CLI and the HTTP API are thin adapters over this module.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from checker.diagnostics import BcmError, Diagnostic, suggestion_help
+from checker.documents import EngineInfo, Finding, PackInfo, PolicyChange, Report
+from checker.lang import ast
+from checker.lang.checked import CheckedPack
+from checker.loading import RawDocument, validate
+
+ParamValue = str | int | Decimal
+
+
+def _as_document(item: PolicyChange | Mapping[str, Any], root: str) -> PolicyChange:
+    if isinstance(item, PolicyChange):
+        return item
+    doc, problems = validate(RawDocument(dict(item), "<api>", (), {}, {}), root)
+    if problems:
+        raise BcmError(problems)
+    return doc  # type: ignore[no-any-return]
+
+
+class History:
+    """A policy history kept resident in the engine across checks.
+
+    Records are validated once, on entry. Adding records later updates the engine
+    incrementally; a record with an id already present must be identical.
+    """
+
+    def __init__(self, records: Iterable[PolicyChange | Mapping[str, Any]] = ()):
+        self.key = uuid.uuid4().hex
+        self._docs: list[PolicyChange] = []
+        self._by_id: dict[str, PolicyChange] = {}
+        self._lock = threading.Lock()
+        self.add(records)
+
+    @property
+    def version(self) -> int:
+        return len(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    @property
+    def records(self) -> Sequence[PolicyChange]:
+        return tuple(self._docs)
+
+    def add(self, records: Iterable[PolicyChange | Mapping[str, Any]]) -> None:
+        new: list[PolicyChange] = []
+        problems: list[Diagnostic] = []
+        seen = dict(self._by_id)
+        for n, item in enumerate(records):
+            try:
+                doc = _as_document(item, f"history[{len(self._docs) + n}]")
+            except BcmError as err:
+                problems.extend(err.diagnostics)
+                continue
+            old = seen.get(doc.id)
+            if old is not None:
+                if old != doc:
+                    problems.append(
+                        Diagnostic(
+                            "D107",
+                            f"two different history records share the id `{doc.id}`",
+                            path=f"history[{len(self._docs) + n}].id",
+                            help="ids are unique within a history; give a new version its own id",
+                        )
+                    )
+                continue
+            seen[doc.id] = doc
+            new.append(doc)
+        if problems:
+            raise BcmError(problems)
+        with self._lock:
+            self._docs.extend(new)
+            self._by_id.update((d.id, d) for d in new)
+
+
+@dataclass(frozen=True)
+class ParamSetting:
+    value: Decimal  # as the rules see it (10% is 0.1)
+    display: str  # as a person writes it ("10%", "1461 days")
+
+
+def _display(number: ast.Number) -> str:
+    text = (
+        format(number.value.normalize(), "f")
+        if number.value == number.value.to_integral()
+        else str(number.value)
+    )
+    if number.unit == "%":
+        return f"{text}%"
+    if number.unit:
+        return f"{text} {number.unit}"
+    return text
+
+
+def parse_param_value(name: str, raw: ParamValue, declared: ast.Number) -> ast.Number:
+    """A parameter override as given on the command line or in an API call."""
+    from checker.lang.parse import parse
+
+    if isinstance(raw, bool):
+        raise BcmError([Diagnostic("P011", f"`{name}` takes a number, not {raw}")])
+    if isinstance(raw, int | Decimal):
+        return ast.Number(Decimal(raw), declared.unit)
+    try:
+        parsed = parse(f"param {name} = {raw}", "<param>").params[0].value
+    except BcmError:
+        raise BcmError(
+            [
+                Diagnostic(
+                    "P011",
+                    f"`{raw}` is not a value for the parameter `{name}`",
+                    help=f"write a number in the unit of the parameter: `{_display(declared)}`",
+                )
+            ]
+        ) from None
+    unit = parsed.unit or declared.unit
+    if unit != declared.unit:
+        raise BcmError(
+            [
+                Diagnostic(
+                    "P011",
+                    f"`{name}` is declared in {declared.unit or 'plain numbers'}, "
+                    f"but `{raw}` is in {parsed.unit or 'plain numbers'}",
+                    help=f"write it like the declaration: `{_display(declared)}`",
+                )
+            ]
+        )
+    return ast.Number(parsed.value, unit)
+
+
+class Pack:
+    """A loaded, checked and compiled rule pack: compile once, check many times."""
+
+    def __init__(self, checked: CheckedPack, *, workers: int = 0, timeout: float = 10.0):
+        from checker.reference import Evaluator
+
+        self.checked = checked
+        self.info = PackInfo(
+            name=checked.manifest.name, version=checked.manifest.version, hash=checked.hash
+        )
+        self.evaluator = Evaluator(checked)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._runner = _make_runner(checked, workers, timeout)
+
+    @property
+    def default_lang(self) -> str:
+        return self.checked.manifest.default_lang
+
+    def titles(self, lang: str) -> dict[str, str]:
+        """Principle titles in a language (falling back to English, then to the id)."""
+        out: dict[str, str] = {}
+        for pid, principle in self.checked.principles.items():
+            by_lang = {t.lang: t.text for t in principle.titles}
+            out[pid] = by_lang.get(lang) or by_lang.get("en") or pid
+        return out
+
+    # --- parameters
+
+    def settings(
+        self, overrides: Mapping[str, ParamValue] | None, jurisdiction: str | None
+    ) -> dict[str, ParamSetting]:
+        """The parameter values in force: defaults, the manifest's for the jurisdiction, then
+        the per-check overrides."""
+        pack = self.checked
+        numbers: dict[str, ast.Number] = {n: p.default for n, p in pack.params.items()}
+        if jurisdiction is not None:
+            numbers.update(pack.manifest.overrides.get(jurisdiction, {}))
+        problems: list[Diagnostic] = []
+        for name, raw in (overrides or {}).items():
+            declared = pack.params.get(name)
+            if declared is None:
+                problems.append(
+                    Diagnostic(
+                        "P010",
+                        f"unknown parameter `{name}`",
+                        help=suggestion_help(name, pack.params, "parameter"),
+                    )
+                )
+                continue
+            try:
+                numbers[name] = parse_param_value(name, raw, declared.default)
+            except BcmError as err:
+                problems.extend(err.diagnostics)
+        if problems:
+            raise BcmError(problems)
+        from checker.lang.checked import param_value
+
+        return {n: ParamSetting(param_value(v), _display(v)) for n, v in sorted(numbers.items())}
+
+    # --- checking
+
+    def check(
+        self,
+        proposal: PolicyChange | Mapping[str, Any],
+        history: History | Iterable[PolicyChange | Mapping[str, Any]] | None = None,
+        *,
+        lang: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> Report:
+        """Check one proposal against the pack and the history; return its report."""
+        doc = _as_document(proposal, "proposal")
+        hist = history if isinstance(history, History) else History(history or ())
+        language = lang or self.default_lang
+        settings = self.settings(params, doc.jurisdiction)
+        values = {n: s.value for n, s in settings.items()}
+        findings, engine = self._runner.run(self, doc, hist, values, language)
+        findings = sorted(findings, key=lambda f: f.sort_key())
+        return Report(
+            proposal=doc.id,
+            findings=findings,
+            pack=self.info,
+            lang=language,
+            engine=engine,
+            params={n: s.display for n, s in settings.items()},
+        )
+
+    def check_many(
+        self,
+        proposals: Iterable[PolicyChange | Mapping[str, Any]],
+        history: History | Iterable[PolicyChange | Mapping[str, Any]] | None = None,
+        *,
+        lang: str | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> list[Report]:
+        """Reports for several proposals, in the order given, against one history."""
+        hist = history if isinstance(history, History) else History(history or ())
+        return [self.check(p, hist, lang=lang, params=params) for p in proposals]
+
+    def explain(
+        self,
+        proposal: PolicyChange | Mapping[str, Any],
+        rule_id: str,
+        history: History | Iterable[PolicyChange | Mapping[str, Any]] | None = None,
+        *,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> Any:
+        """Which conditions of one rule held for this proposal, and which did not."""
+        from checker.reference import HistoryIndex
+        from checker.semantics import to_fact
+
+        doc = _as_document(proposal, "proposal")
+        ids = [r.id for r in self.checked.rules]
+        if rule_id not in ids:
+            raise BcmError(
+                [
+                    Diagnostic(
+                        "P012",
+                        f"the pack has no rule `{rule_id}`",
+                        help=suggestion_help(rule_id, ids, "rule"),
+                    )
+                ]
+            )
+        hist = history if isinstance(history, History) else History(history or ())
+        settings = self.settings(params, doc.jurisdiction)
+        index = HistoryIndex([to_fact(r) for r in hist.records])
+        return self.evaluator.explain(
+            to_fact(doc), index, {n: s.value for n, s in settings.items()}, rule_id
+        )
+
+    def close(self) -> None:
+        self._runner.close()
+
+    def __enter__(self) -> Pack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _InProcess:
+    """Runs checks on durable-rules in this process, the reference evaluator as fallback."""
+
+    def __init__(self, checked: CheckedPack):
+        from checker.compiler import compile_pack
+        from checker.engine import Engine
+
+        self.engine = Engine(checked, compile_pack(checked))
+        self.lock = threading.Lock()
+        self.resident: dict[str, int] = {}
+        self.indexes: dict[str, Any] = {}
+
+    def run(
+        self, pack: Pack, doc: PolicyChange, hist: History, params: dict[str, Decimal], lang: str
+    ) -> tuple[list[Finding], EngineInfo]:
+        from checker.findings import make_finding
+        from checker.semantics import to_fact
+
+        fact = to_fact(doc)
+        with self.lock:
+            try:
+                done = self.resident.get(hist.key, 0)
+                records = hist.records
+                if done < len(records):
+                    facts = [to_fact(r) for r in records[done:]]
+                    if done == 0:
+                        self.engine.set_history(hist.key, facts)
+                    else:
+                        self.engine.add_history(hist.key, facts)
+                    self.resident[hist.key] = len(records)
+                fired = self.engine.check(fact, hist.key, params)
+                engine = EngineInfo(name="durable-rules")
+            except Exception as err:  # the engine failed: answer from the oracle, say so
+                fired = self._reference(pack, fact, hist, params)
+                engine = EngineInfo(
+                    name="reference", reason=f"engine error: {type(err).__name__}: {err}"
+                )
+        findings = [
+            make_finding(pack.checked, f.rule, f.severity, f.env, pack.evaluator, lang)
+            for f in fired
+        ]
+        return findings, engine
+
+    def _reference(
+        self, pack: Pack, fact: dict[str, Any], hist: History, params: dict[str, Decimal]
+    ) -> Any:
+        from checker.reference import HistoryIndex
+        from checker.semantics import to_fact
+
+        index = HistoryIndex([to_fact(r) for r in hist.records])
+        return pack.evaluator.check(fact, index, params)
+
+    def close(self) -> None:
+        pass
+
+
+def _make_runner(checked: CheckedPack, workers: int, timeout: float) -> Any:
+    if workers <= 0:
+        return _InProcess(checked)
+    from checker.workers import WorkerPool
+
+    return WorkerPool(checked.root, workers)
+
+
+def load_pack(path: str | Path = "rules", *, workers: int = 0, timeout: float = 10.0) -> Pack:
+    """Load, check and compile a rule pack. Raises BcmError with every diagnostic on errors."""
+    from checker.lang.pack import load_checked_pack
+
+    return Pack(load_checked_pack(str(path)), workers=workers, timeout=timeout)
