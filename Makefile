@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' >/dev/null 2>&1; then \
 	echo $$p; break; fi; done)
 
-.PHONY: demo test lint typecheck unit fuzz bench clean
+.PHONY: demo test lint typecheck unit custom-pack fuzz bench mutation clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) lint typecheck unit custom-pack
 
 lint: $(STAMP)
 	$(BIN)/ruff check checker tests bench
@@ -38,6 +38,14 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+# A user's project outside this repository's tests, using the shipped step library.
+custom-pack: $(STAMP)
+	cd examples/custom-pack && ../../$(BIN)/pytest -q -p no:cacheprovider
+
+# Disable each default rule in turn; some scenario must fail each time.
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py
 
 fuzz: $(STAMP)
 	BCM_FUZZ=1 $(BIN)/pytest -q -m slow tests
