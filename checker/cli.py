@@ -150,6 +150,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    from checker.diagnostics import Level
+    from checker.lang.pack import UNREADABLE, lint_paths
+
+    diagnostics, sources = lint_paths(args.paths)
+    if args.format == "json":
+        print(json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False))
+    else:
+        if diagnostics:
+            print(render_all(diagnostics, sources) + "\n")
+        errors = sum(1 for d in diagnostics if d.level is Level.error)
+        warnings = len(diagnostics) - errors
+        if not diagnostics:
+            print(f"no problems in {len(sources)} file{'s' if len(sources) != 1 else ''}.")
+        else:
+            print(f"{errors} error{'s' if errors != 1 else ''}, "
+                  f"{warnings} warning{'s' if warnings != 1 else ''}.")
+    if any(d.code in UNREADABLE for d in diagnostics):
+        return EXIT_BAD_INPUT
+    return EXIT_FINDINGS if any(d.is_error for d in diagnostics) else EXIT_OK
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 Verb = Callable[[argparse.Namespace], int]
@@ -178,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("schema", help="print the JSON Schema of the policy-change document")
     p.add_argument("--report", action="store_true", help="the schema of a report instead")
     p.set_defaults(run=cmd_schema)
+
+    p = verbs.add_parser("lint", help="check rule packs and rule files; report every problem")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="pack folders, or .bcm files (checked together as one pack)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=cmd_lint)
 
     p = verbs.add_parser("check", help="check proposals against a rule pack and their history")
     p.add_argument("proposals", nargs="+", metavar="PROPOSAL", help="JSON or YAML documents")
