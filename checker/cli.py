@@ -150,6 +150,34 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from checker.docsgen import principles_markdown
+    from checker.lang.pack import load_checked_pack
+
+    text = principles_markdown(load_checked_pack(args.rules))
+    if args.output == "-" and not args.check:
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(args.output)
+    try:
+        if args.check:
+            current = target.read_text(encoding="utf-8") if target.is_file() else None
+            if current != text:
+                print(f"{target} is out of date: run `bcm docs --rules {args.rules} "
+                      f"--output {target}`")
+                return EXIT_FINDINGS
+            print(f"{target} is up to date.")
+            return EXIT_OK
+        target.write_text(text, encoding="utf-8")
+    except OSError as err:
+        print(f"cannot {'read' if args.check else 'write'} {target}: {err.strerror}")
+        return EXIT_BAD_INPUT
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from checker.diagnostics import Level
     from checker.lang.pack import UNREADABLE, lint_paths
@@ -233,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["en", "ja"])
     p.add_argument("--param", action="append", metavar="NAME=VALUE")
     p.set_defaults(run=cmd_explain)
+
+    p = verbs.add_parser("docs", help="write the principles reference from a rule pack")
+    p.add_argument("--rules", default="rules", metavar="DIR",
+                   help="the rule pack (default: rules)")
+    p.add_argument("--output", default="docs/principles.md", metavar="FILE",
+                   help="where to write it (default: docs/principles.md; - for standard output)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when FILE differs from what the pack generates")
+    p.set_defaults(run=cmd_docs)
 
     for add in _extra_verbs:
         add(verbs)
