@@ -78,6 +78,7 @@ class TemplateProblem:
     help: str
 
 
+_BRACE = re.compile(r"[{}]")
 _PLACEHOLDER = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 
 
@@ -93,52 +94,52 @@ def split_template(text: str) -> tuple[list[str | Placeholder], list[TemplatePro
     i = 0
     n = len(text)
     while i < n:
-        ch = text[i]
-        if ch == "{" and text.startswith("{{", i):
-            literal.append("{")
-            i += 2
-        elif ch == "}" and text.startswith("}}", i):
-            literal.append("}")
-            i += 2
+        brace = _BRACE.search(text, i)
+        if brace is None:
+            literal.append(text[i:])
+            break
+        at = brace.start()
+        literal.append(text[i:at])
+        ch = text[at]
+        if text.startswith(ch * 2, at):
+            literal.append(ch)
+            i = at + 2
         elif ch == "}":
             problems.append(
                 TemplateProblem(
                     "E503",
-                    i,
-                    i + 1,
+                    at,
+                    at + 1,
                     "a lone `}` in a text",
                     "write `}}` for a brace, or open a placeholder with `{`",
                 )
             )
-            i += 1
-        elif ch == "{":
-            close = text.find("}", i + 1)
+            i = at + 1
+        else:
+            close = text.find("}", at + 1)
             if close < 0:
                 problems.append(
                     TemplateProblem(
                         "E503",
-                        i,
-                        i + 1,
+                        at,
+                        at + 1,
                         "a `{` that is never closed",
                         "close the placeholder with `}`, or write `{{` for a brace",
                     )
                 )
-                literal.append(text[i:])
+                literal.append(text[at:])
                 break
-            body = text[i + 1 : close]
+            body = text[at + 1 : close]
             problem = _placeholder_problem(body)
             if problem is not None:
-                problems.append(TemplateProblem("E502", i, close + 1, problem[0], problem[1]))
+                problems.append(TemplateProblem("E502", at, close + 1, problem[0], problem[1]))
             else:
-                if literal:
+                if any(literal):
                     parts.append("".join(literal))
-                    literal = []
-                parts.append(Placeholder(tuple(body.split(".")), i, close + 1))
+                literal = []
+                parts.append(Placeholder(tuple(body.split(".")), at, close + 1))
             i = close + 1
-        else:
-            literal.append(ch)
-            i += 1
-    if literal:
+    if any(literal):
         parts.append("".join(literal))
     return parts, problems
 
@@ -323,6 +324,11 @@ def _a(t: Type) -> str:
     return T.describe(t)
 
 
+# A span, or how to find it: locating a name inside a node costs a scan of the source, paid
+# only when a diagnostic is made.
+_Where = Span | Callable[[], Span] | None
+
+
 class _Checker:
     def __init__(self, manifest: Manifest, sources: Mapping[str, str]):
         self.manifest = manifest
@@ -360,11 +366,17 @@ class _Checker:
 
     # --- reporting
 
-    def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(code, message, span, help=help))
+    def error(self, code: str, message: str, span: _Where, help: str | None = None) -> None:
+        where = span() if callable(span) else span
+        self.diagnostics.append(Diagnostic(code, message, where, help=help))
 
-    def warn(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(code, message, span, help=help, level=Level.warning))
+    def warn(self, code: str, message: str, span: _Where, help: str | None = None) -> None:
+        where = span() if callable(span) else span
+        self.diagnostics.append(Diagnostic(code, message, where, help=help, level=Level.warning))
+
+    def at_token(self, span: Span, n: int) -> Callable[[], Span]:
+        """The span of the n-th token of a node, found only if a diagnostic needs it."""
+        return lambda: self.src.token(span, n)
 
     def show(self, node: ast.Node) -> str:
         """The text of a node as written, shortened to fit in a message."""
@@ -485,7 +497,7 @@ class _Checker:
         if principle.about is not None:
             self._check_about(principle.about, PRINCIPLE_SECTIONS)
 
-    def _reserved(self, name: str, what: str, span: Span) -> bool:
+    def _reserved(self, name: str, what: str, span: _Where) -> bool:
         if name not in RESERVED:
             return False
         meaning = (
@@ -506,7 +518,7 @@ class _Checker:
         return True
 
     def _declare_param(self, param: ast.Param, principle: str | None) -> None:
-        name_span = self.src.token(param.span, 1)
+        name_span = self.at_token(param.span, 1)
         if self._reserved(param.name, "parameter", name_span):
             return
         earlier = self.params.get(param.name) or self.defines.get(param.name)
@@ -533,7 +545,7 @@ class _Checker:
         self.known.constant.add(id(value))
 
     def _declare_define(self, define: ast.Define) -> None:
-        name_span = self.src.token(define.span, 1)
+        name_span = self.at_token(define.span, 1)
         if self._reserved(define.name, "definition", name_span):
             return
         earlier = self.params.get(define.name) or self.defines.get(define.name)
@@ -612,7 +624,7 @@ class _Checker:
     # --- rules
 
     def _check_rule(self, rule: ast.Rule) -> None:
-        name_span = self.src.token(rule.span, 1)
+        name_span = self.at_token(rule.span, 1)
         if rule.kind is None:
             self._missing(rule, name_span, "kind", "kind conflict")
         elif rule.kind.value not in KINDS:
@@ -630,7 +642,7 @@ class _Checker:
                 t = self._query(let.value, env)
             else:
                 t = self.expr(let.value, env)
-            let_span = self.src.token(let.span, 1)
+            let_span = self.at_token(let.span, 1)
             if self._reserved(let.name, "let", let_span):
                 pass
             elif let.name in lets:
@@ -661,7 +673,7 @@ class _Checker:
         if rule.about is not None:
             self._check_about(rule.about, RULE_SECTIONS)
 
-    def _missing(self, rule: ast.Rule, span: Span, clause: str, example: str) -> None:
+    def _missing(self, rule: ast.Rule, span: _Where, clause: str, example: str) -> None:
         self.error(
             "E108",
             f"rule `{rule.name}` has no `{clause}`",
@@ -670,7 +682,7 @@ class _Checker:
         )
 
     def _clashes(
-        self, name: str, what: str, span: Span, lets: Mapping[str, Type], vars: Mapping[str, Type]
+        self, name: str, what: str, span: _Where, lets: Mapping[str, Type], vars: Mapping[str, Type]
     ) -> bool:
         """A let or variable must not hide a parameter, a definition or another variable."""
         other = (
@@ -695,7 +707,7 @@ class _Checker:
         return True
 
     def _severity(self, choice: ast.Choice, env: _Env) -> None:
-        level_span = self.src.token(choice.span, 1)
+        level_span: _Where = self.at_token(choice.span, 1)
         for level, condition in choice.options:
             if level not in LEVELS:
                 self.error(
@@ -707,7 +719,8 @@ class _Checker:
             if condition is not None:
                 self._condition(condition, env, "a severity's `if`")
                 after = condition.span
-                level_span = self.src.token(
+                # the next level is the word after `else`
+                level_span = self.at_token(
                     Span(after.file, after.end_line, after.end_column, after.end_line, 0), 1
                 )
 
@@ -789,7 +802,10 @@ class _Checker:
 
     def _placeholder(self, text: ast.Localized, part: Placeholder, env: _Env) -> None:
         root = part.path[0]
-        span = self._text_span(text, part.start, part.end)
+
+        def span() -> Span:
+            return self._text_span(text, part.start, part.end)
+
         base = self._name_type(root, env)
         if base is None:
             visible = [*env.lets, *self.params, *self.defines, "proposal"]
@@ -1125,6 +1141,9 @@ class _Checker:
             t = self.expr(operand, env)
             self._need_bool(operand, t, f"each side of `{word}`")
         self._inherit(node, node.operands)
+        if id(node) not in self.known.constant:
+            for operand in node.operands:
+                self._warn_constant(operand)
         return T.BOOL
 
     def _not(self, node: ast.Not, env: _Env) -> Type:
@@ -1182,7 +1201,7 @@ class _Checker:
             )
         return T.ANY
 
-    def _bind_var(self, var: str, span: Span, env: _Env) -> None:
+    def _bind_var(self, var: str, span: _Where, env: _Env) -> None:
         if not self._reserved(var, "variable", span):
             self._clashes(var, "variable", span, {n: T.ANY for n in env.rule_lets}, env.vars)
 
@@ -1204,7 +1223,7 @@ class _Checker:
                     else ""
                 ),
             )
-        self._bind_var(node.var, self.src.token(node.span, 2), env)
+        self._bind_var(node.var, self.at_token(node.span, 2), env)
         inner = _Env(
             rule=env.rule,
             define=env.define,
@@ -1219,7 +1238,7 @@ class _Checker:
         return T.WHOLE if node.kind == "count" else T.BOOL
 
     def _query(self, query: ast.Query, env: _Env) -> Type:
-        self._bind_var(query.var, self.src.token(query.span, 1), env)
+        self._bind_var(query.var, self.at_token(query.span, 1), env)
         inner = _Env(
             rule=env.rule,
             lets={},
@@ -1239,22 +1258,22 @@ class _Checker:
 
     # --- warnings
 
-    def _warn_constant(self, root: ast.Expr) -> None:
-        """A condition that reads nothing is always true or always false: a mistake."""
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            t = self.types.get(id(node))
-            if id(node) in self.known.constant and t is not None and t.kind == "bool":
-                self.warn(
-                    "W003",
-                    f"the condition `{self.show(node)}` is the same for every proposal",
-                    node.span,
-                    "a condition should read the proposal, a parameter or a query",
-                )
-                continue
-            if not isinstance(node, ast.Quantifier):
-                stack.extend(children(node))
+    def _warn_constant(self, node: ast.Expr) -> None:
+        """A condition that reads nothing is always true or always false: a mistake.
+
+        Called on conditions and on the operands of `and`, `or` and `not` whose whole is not
+        constant, so only the largest constant part of a condition is reported.
+        """
+        if id(node) not in self.known.constant:
+            return
+        t = self.types.get(id(node))
+        if t is not None and t.kind == "bool":
+            self.warn(
+                "W003",
+                f"the condition `{self.show(node)}` is the same for every proposal",
+                node.span,
+                "a condition should read the proposal, a parameter or a query",
+            )
 
     def _check_languages(self, files: Iterable[ast.RuleFile]) -> None:
         all_langs: set[str] = set()
