@@ -162,3 +162,11 @@ def test_bcm_docs_reports_a_broken_pack_as_bad_input(
     assert main(["docs", "--rules", str(broken), "--output", str(target)]) == 2
     assert "S002" in capsys.readouterr().out
     assert not target.exists()
+
+
+def test_bcm_docs_reports_an_unwritable_output_as_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "principles.md"
+    assert main(["docs", "--rules", str(RULES), "--output", str(target)]) == 2
+    assert f"cannot write {target}" in capsys.readouterr().out
