@@ -392,6 +392,34 @@ def _expected_words(expected: set[str]) -> str:
     return ", ".join(words)
 
 
+@functools.cache
+def _example_states() -> list[tuple[int, frozenset[str], str]]:
+    """(parser state, accepted tokens, label) of each example of a common mistake."""
+    states = []
+    for label, examples in _EXAMPLES.items():
+        for example in examples:
+            try:
+                parser().parse(example)
+            except UnexpectedToken as ut:
+                states.append((ut.state.position, frozenset(ut.accepts or ()), label))
+            except UnexpectedInput:
+                continue
+    return states
+
+
+def _match_example(err: UnexpectedInput) -> str | None:
+    # Lark's match_examples also compares the depth of the parser's stack, which differs with
+    # what comes before the mistake (a rule after a title is one level deeper than a first
+    # rule); the state and the tokens it accepts are what identify the mistake.
+    if not isinstance(err, UnexpectedToken) or err.state is None:
+        return None
+    accepts = frozenset(err.accepts or ())
+    for position, example_accepts, label in _example_states():
+        if position == err.state.position and example_accepts == accepts:
+            return label
+    return None
+
+
 def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line = getattr(err, "line", 1) or 1
     column = getattr(err, "column", 1) or 1
@@ -409,11 +437,7 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
         found = f"`{text[pos]}`" if pos < len(text) else "?"
     span = Span.point(file, line, column, width)
 
-    label = None
-    try:
-        label = err.match_examples(parser().parse, _EXAMPLES, use_accepts=True)
-    except Exception:  # match_examples re-parses the examples; any failure just means "no name"
-        label = None
+    label = _match_example(err)
     if isinstance(err, UnexpectedEOF) or (
         isinstance(err, UnexpectedToken) and err.token.type == "$END"
     ):
