@@ -136,7 +136,7 @@ class HistoryIndex:
 
     def add(self, records: Iterable[semantics.PolicyChangeLike]) -> None:
         """Append records (documents or facts); partitions are rebuilt when next needed."""
-        new = [semantics.to_fact(r) for r in records]
+        new = [_fact(r) for r in records]
         for record in new:
             if not isinstance(record.get("effective_on"), dt.date) or not isinstance(
                 record.get("id"), str
@@ -185,9 +185,12 @@ class HistoryIndex:
 
 @dataclass(frozen=True)
 class _Plan:
-    """Equalities between the query's record and something that does not depend on it."""
+    """Equalities between the query's record and something that does not depend on it, and
+    the rest of the `where`: every record of the pinned partition satisfies the pins, so only
+    the rest is evaluated per record."""
 
     pins: tuple[tuple[str, ast.Expr], ...]  # (jurisdiction | area | target | scope, expr)
+    rest: tuple[ast.Expr, ...]
 
 
 def _conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
@@ -235,20 +238,30 @@ def children(node: ast.Expr | ast.Query) -> list[ast.Expr | ast.Query]:
 
 def _plan(query: ast.Query) -> _Plan:
     pins: list[tuple[str, ast.Expr]] = []
+    rest: list[ast.Expr] = []
     for conjunct in _conjuncts(query.condition):
-        if not isinstance(conjunct, ast.Compare) or conjunct.op != "==":
-            continue
-        for mine, other in ((conjunct.left, conjunct.right), (conjunct.right, conjunct.left)):
-            if (
-                isinstance(mine, ast.Path)
-                and mine.root == query.var
-                and len(mine.fields) == 1
-                and mine.fields[0] in (*_SCOPE, "scope")
-                and not _mentions(other, query.var)
-            ):
-                pins.append((mine.fields[0], other))
-                break
-    return _Plan(tuple(pins))
+        pin = _pin(conjunct, query.var)
+        if pin is None:
+            rest.append(conjunct)
+        else:
+            pins.append(pin)
+    return _Plan(tuple(pins), tuple(rest))
+
+
+def _pin(conjunct: ast.Expr, var: str) -> tuple[str, ast.Expr] | None:
+    """`h.F == X` or `X == h.F` for a scope field F and an X that does not read `h`."""
+    if not isinstance(conjunct, ast.Compare) or conjunct.op != "==":
+        return None
+    for mine, other in ((conjunct.left, conjunct.right), (conjunct.right, conjunct.left)):
+        if (
+            isinstance(mine, ast.Path)
+            and mine.root == var
+            and len(mine.fields) == 1
+            and mine.fields[0] in (*_SCOPE, "scope")
+            and not _mentions(other, var)
+        ):
+            return (mine.fields[0], other)
+    return None
 
 
 # --- results --------------------------------------------------------------------------------
@@ -544,16 +557,18 @@ class Evaluator:
 
     def _scan(self, query: ast.Query, env: Env, history: HistoryIndex) -> Any:
         date = semantics.field(env.proposal, "effective_on")
-        pins = self._pins(query, env) if isinstance(date, dt.date) else None
+        plan = self._plan(query)
+        pins = self._pins(plan, env) if isinstance(date, dt.date) else None
         if pins is None:
             return semantics.query_result(query.kind, ())
         candidates = history.before(date, pins)
         where = Env(env.proposal, env.params, memo=env.memo)
         scope = where.vars  # rebound per record below, without a new Env for each
+        rest = plan.rest
 
         def matches(record: Fact) -> bool:
             scope[query.var] = record
-            return semantics.truthy(self.eval(query.condition, where))
+            return all(semantics.truthy(self.eval(c, where)) for c in rest)
 
         if query.kind == "latest":
             return next((r for r in reversed(candidates) if matches(r)), None)
@@ -569,14 +584,17 @@ class Evaluator:
             return sum(1 for r in candidates if matches(r))
         return [r for r in candidates if matches(r)]
 
-    def _pins(self, query: ast.Query, env: Env) -> dict[str, Any] | None:
-        """The scope values the query pins, or None when the pins cannot all hold."""
+    def _plan(self, query: ast.Query) -> _Plan:
         cached = self._plans.get(id(query))
         if cached is None or cached[0] is not query:
             cached = (query, _plan(query))
             self._plans[id(query)] = cached
+        return cached[1]
+
+    def _pins(self, plan: _Plan, env: Env) -> dict[str, Any] | None:
+        """The scope values the query pins, or None when the pins cannot all hold."""
         pins: dict[str, Any] = {}
-        for name, expr in cached[1].pins:
+        for name, expr in plan.pins:
             value = self.eval(expr, env)
             if name == "scope":
                 if not (isinstance(value, tuple) and len(value) == 3):

@@ -138,9 +138,22 @@ class _Kind(enum.Enum):
     other = "other"
 
 
+_EXACT_KINDS: Final[Mapping[type, _Kind]] = {
+    type(None): _Kind.null,
+    bool: _Kind.bool,
+    int: _Kind.number,
+    str: _Kind.text,
+    dt.date: _Kind.date,
+    list: _Kind.list,
+    dict: _Kind.map,
+}
+
+
 def _kind(value: Any) -> _Kind:
-    if value is None:
-        return _Kind.null
+    # The exact types of facts first: this runs for every operand of every comparison.
+    kind = _EXACT_KINDS.get(type(value))
+    if kind is not None:
+        return kind
     if isinstance(value, bool):
         return _Kind.bool
     if isinstance(value, int):

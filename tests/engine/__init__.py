@@ -13,6 +13,7 @@ from typing import Any
 
 from checker.documents import PolicyChange
 from checker.lang.checked import CheckedPack
+from checker.lang.pack import load_checked_pack
 from checker.semantics import to_fact
 
 MANIFEST = """name = "test-pack"
@@ -28,66 +29,7 @@ def pack_from_text(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pack.toml").write_text(manifest, encoding="utf-8")
     (folder / file).write_text(text, encoding="utf-8")
-    try:
-        from checker.lang.pack import load_checked_pack
-    except ImportError:  # the loader is being written; until then, assemble the pack by hand
-        return _assemble(text, folder, manifest, file)
     return load_checked_pack(str(folder))
-
-
-def _assemble(text: str, folder: Path, manifest: str, file: str) -> CheckedPack:
-    import tomllib
-
-    from checker.lang.checked import Manifest, ParamInfo, RuleInfo
-    from checker.lang.parse import parse
-
-    data = tomllib.loads(manifest)
-    overrides = {
-        j: {n: _number(v) for n, v in values.items()}
-        for j, values in data.get("overrides", {}).items()
-    }
-    path = f"{folder.name}/{file}"
-    tree = parse(text, path)
-    params = {p.name: ParamInfo(p.name, p.value, None, p.span) for p in tree.params}
-    defines = {d.name: d for d in tree.defines}
-    rules = []
-    for principle in tree.principles:
-        for p in principle.params:
-            params[p.name] = ParamInfo(p.name, p.value, principle.name, p.span)
-        defines.update({d.name: d for d in principle.defines})
-        for rule in principle.rules:
-            kind = rule.kind.value if rule.kind else "note"
-            source = f"{path}:{rule.span.line}:{rule.span.column}"
-            rules.append(RuleInfo(rule.name, principle.name, kind, rule, source))
-    return CheckedPack(
-        manifest=Manifest(
-            data["name"],
-            data["version"],
-            data.get("default_lang", "en"),
-            data.get("jurisdiction"),
-            overrides,
-        ),
-        root=str(folder),
-        hash="sha256:test",
-        files=(tree,),
-        sources={path: text},
-        params=params,
-        defines=defines,
-        principles={p.name: p for p in tree.principles},
-        rules=tuple(rules),
-        types={},
-    )
-
-
-def _number(text: str) -> Any:
-    from decimal import Decimal
-
-    from checker.lang import ast
-
-    value, _, unit = text.strip().partition(" ")
-    if value.endswith("%"):
-        return ast.Number(Decimal(value[:-1]), "%")
-    return ast.Number(Decimal(value), unit or None)
 
 
 def policy(
