@@ -40,7 +40,10 @@ from checker.lang.checked import Type
 
 __all__ = [
     "BUILTINS",
+    "NONE_TEXT",
+    "Lookup",
     "Placeholder",
+    "PolicyChangeLike",
     "abs_",
     "arith",
     "call",
@@ -60,6 +63,7 @@ __all__ = [
     "min_",
     "moved",
     "negate",
+    "path_value",
     "placeholders",
     "query_result",
     "record_order",

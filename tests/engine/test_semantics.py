@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checker import semantics as s
 from checker.documents import PolicyChange
@@ -501,3 +503,61 @@ def test_to_json_value(value: Any, expected: Any) -> None:
     result = s.to_json_value(value)
     assert result == expected
     assert type(result) is type(expected)
+
+
+# --- nothing a document holds makes an operation raise --------------------------------------
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.dates(),
+    st.just(SCOPE),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=values, b=values, c=values)
+def test_operations_are_total(a: Any, b: Any, c: Any) -> None:
+    for op in ("==", "!=", "<", "<=", ">", ">="):
+        assert s.compare(op, a, b) in (True, False)
+    assert s.compare("==", a, b) == s.compare("==", b, a)
+    for op in ("+", "-", "*", "/"):
+        s.arith(op, a, b)
+    s.negate(a)
+    assert s.member(a, b) in (True, False)
+    assert s.member(a, b, negated=True) in (True, False)
+    assert s.is_empty(a) in (True, False)
+    for name in ("days", "min", "max", "change", "direction_changes"):
+        s.call(name, [a, b])
+    for name in ("abs", "len"):
+        s.call(name, [a])
+    assert s.moved(a, b, c) in (True, False)
+    for lang in ("en", "ja"):
+        assert isinstance(s.format_value(a, None, lang), str)
+        assert isinstance(s.format_value(a, DURATION, lang), str)
+        assert isinstance(s.format_value(a, PERCENT, lang), str)
+    s.to_json_value(a)
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=st.text(alphabet="{}.ab_1 特", max_size=20))
+def test_any_template_fills_without_raising(template: str) -> None:
+    def known(name: str) -> tuple[Any, Type | None]:
+        if name == "a":
+            return (D("0.5"), PERCENT)
+        raise KeyError(name)
+
+    out = s.interpolate(template, known, "ja")
+    # Whatever is not a placeholder comes through, with doubled braces halved.
+    if "{" not in template and "}" not in template:
+        assert out == template
