@@ -46,6 +46,20 @@ KEYWORDS = frozenset(
 RESERVED = frozenset({"proposal", "history", *BUILTINS, *KEYWORDS})
 
 _LANG = re.compile(r"[a-z]{2}")
+# Country codes often written where a language is meant (`jp` for Japanese); each is not an
+# ISO 639-1 language code, or names another language than the one meant.
+_COUNTRY_NOT_LANGUAGE = {
+    "jp": "ja",
+    "cn": "zh",
+    "kr": "ko",
+    "gb": "en",
+    "us": "en",
+    "vn": "vi",
+    "dk": "da",
+    "gr": "el",
+    "cz": "cs",
+    "ua": "uk",
+}
 _NUMERIC = frozenset({"number", "percent", "duration"})
 _ORDERED = frozenset({"number", "percent", "duration", "date"})
 _EMPTIABLE = frozenset({"list", "text", "map", "sequence", "null"})
@@ -727,7 +741,7 @@ class _Checker:
     def _check_texts(self, texts: Iterable[ast.Localized], what: str, owner: str) -> None:
         seen: dict[str, ast.Localized] = {}
         for text in texts:
-            if not _LANG.fullmatch(text.lang):
+            if not _LANG.fullmatch(text.lang) or text.lang in _COUNTRY_NOT_LANGUAGE:
                 self._bad_lang(text.lang, self.src.token(text.span, 1))
             first = seen.get(text.lang)
             if first is not None:
@@ -740,11 +754,18 @@ class _Checker:
             else:
                 seen[text.lang] = text
 
-    def _bad_lang(self, lang: str, span: Span) -> None:
-        fixed = lang.lower() if len(lang) == 2 and lang.isalpha() else None
+    def _bad_lang(self, lang: str, span: _Where) -> None:
+        lowered = lang.lower()
+        fixed: str | None
+        if lowered in _COUNTRY_NOT_LANGUAGE:
+            message = f"`{lang}` is a country code, not a language code"
+            fixed = _COUNTRY_NOT_LANGUAGE[lowered]
+        else:
+            message = f"`{lang}` is not a language code"
+            fixed = lowered if len(lang) == 2 and lang.isalpha() else None
         self.error(
             "E109",
-            f"`{lang}` is not a language code",
+            message,
             span,
             (f"did you mean `{fixed}`? " if fixed else "")
             + "write a two-letter lower-case ISO 639-1 code, such as `en` or `ja`",
@@ -761,7 +782,7 @@ class _Checker:
                     suggestion_help(section.name, allowed, "section"),
                 )
                 continue
-            if not _LANG.fullmatch(section.lang):
+            if not _LANG.fullmatch(section.lang) or section.lang in _COUNTRY_NOT_LANGUAGE:
                 self._bad_lang(section.lang, self.src.token(section.span, 1))
             key = (section.name, section.lang)
             first = seen.get(key)
