@@ -20,6 +20,7 @@ import pytest
 
 from checker.api import Pack, load_pack
 from checker.documents import Report
+from checker.lang.fmt import format_text
 from checker.loading import load_history
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -792,6 +793,16 @@ def test_the_pack_holds_the_required_rules_and_extras_that_cannot_make_a_conflic
     extras = {r: v for r, v in rules.items() if r not in REQUIRED}
     assert extras == EXTRA
     assert all(kind in ("note", "tension") for _, kind in extras.values())
+
+
+def test_the_pack_loads_without_warnings(pack: Pack) -> None:
+    assert [str(w.message) for w in pack.checked.warnings] == []
+
+
+@pytest.mark.parametrize("path", sorted(RULES.glob("*.bcm")), ids=lambda p: p.name)
+def test_the_rule_files_are_laid_out_as_bcm_fmt_writes_them(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert format_text(text, str(path)) == text, f"run `bcm fmt {path}`"
 
 
 def test_the_parameters_have_the_model_defaults(pack: Pack) -> None:
