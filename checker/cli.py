@@ -200,6 +200,26 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(d.is_error for d in diagnostics) else EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from checker.service import ServiceSettings, serve
+
+    settings = ServiceSettings.from_environment(
+        rules=Path(args.rules),
+        db=args.db,
+        token_file=Path(args.token_file) if args.token_file else None,
+        require_token_for_checks=args.require_token_for_checks,
+        max_body_bytes=args.max_body,
+        max_batch=args.max_batch,
+        max_history_records=args.max_history,
+        check_timeout=args.timeout,
+        engine_workers=args.workers,
+    )
+    serve(settings, args.host, args.port, access_log=not args.no_access_log)
+    return EXIT_OK
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 Verb = Callable[[argparse.Namespace], int]
@@ -270,6 +290,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when FILE differs from what the pack generates")
     p.set_defaults(run=cmd_docs)
+
+    p = verbs.add_parser("serve", help="serve the HTTP API (docs at /docs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument("--rules", default="rules", metavar="DIR", help="the rule pack (default: rules)")
+    p.add_argument("--db", metavar="URL",
+                   help="the history store (default: $BCM_DATABASE_URL, else bcm.db)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="engine worker processes (default 0: check in the server's process)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="sha256 hashes of accepted tokens, one a line (and $BCM_API_TOKENS)")
+    p.add_argument("--require-token-for-checks", action="store_true",
+                   help="checks need a bearer token too (writes always do)")
+    p.add_argument("--max-body", type=_size, default=1024 * 1024, metavar="SIZE",
+                   help="largest request body (default 1MB)")
+    p.add_argument("--max-batch", type=int, default=100, metavar="N",
+                   help="proposals per batch request (default 100)")
+    p.add_argument("--max-history", type=int, default=10_000, metavar="N",
+                   help="history records per request (default 10000)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="time limit of one request's checking (default 10)")
+    p.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    p.set_defaults(run=cmd_serve)
 
     for add in _extra_verbs:
         add(verbs)
