@@ -102,11 +102,24 @@ def _write_output(text: str, output: str | None) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from checker.api import History, load_pack
     from checker.loading import load_history
-    from checker.report import render_summary, render_text, to_json
+    from checker.report import ReportContext, progress, render, render_summary
 
     files = list(args.proposals) + list(args.history or [])
+    proposals: list[Any] = []
+    read_from: dict[str, str] = {}
+    problems: list[Diagnostic] = []
+    # File by file, so that a SARIF result can point at the file its proposal came from.
+    for file in args.proposals:
+        try:
+            docs = load_documents(file, max_bytes=args.max_size)
+        except BcmError as err:
+            problems.extend(err.diagnostics)
+            continue
+        proposals.extend(docs)
+        read_from.update((d.id, file) for d in docs)
     try:
-        proposals = load_documents(args.proposals, max_bytes=args.max_size)
+        if problems:
+            raise BcmError(problems)
         records = load_history(args.history, max_bytes=args.max_size) if args.history else []
     except BcmError as err:
         _print_problems(err, files, sys.stdout)
@@ -114,17 +127,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     pack = load_pack(args.rules)
     params = _param_overrides(args.param)
     history = History(records)
-    reports = [pack.check(p, history, lang=args.lang, params=params) for p in proposals]
+    lang = args.lang or pack.default_lang
+    checking = progress(proposals, lang, show=len(proposals) > 1 and sys.stderr.isatty())
+    reports = [pack.check(p, history, lang=lang, params=params) for p in checking]
     if args.summary:
-        text = render_summary(reports, args.lang or pack.default_lang)
-    elif args.format == "json":
-        text = to_json(reports[0] if len(reports) == 1 and len(args.proposals) == 1 else reports)
+        text = render_summary(reports, lang)
     else:
-        lang = args.lang or pack.default_lang
-        titles = pack.titles(lang)
-        text = "\n".join(render_text(r, titles) for r in reports)
-        if len(reports) > 1:
-            text += "\n" + render_summary(reports, lang)
+        context = ReportContext.of_pack(pack, lang, proposals, records, read_from)
+        text = render(
+            args.format,
+            reports,
+            context,
+            as_list=not (len(reports) == 1 and len(args.proposals) == 1),
+            colour=args.output is None and sys.stdout.isatty(),
+            fail_on_tension=args.fail_on == "tension",
+        )
     _write_output(text, args.output)
     failing = {"conflict"} | ({"tension"} if args.fail_on == "tension" else set())
     return EXIT_FINDINGS if any(r.verdict.value in failing for r in reports) else EXIT_OK
@@ -185,6 +202,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     diagnostics, sources = lint_paths(args.paths)
     if args.format == "json":
         print(json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False))
+    elif args.format == "sarif":
+        from checker.sarif import diagnostics_sarif, sarif_json
+
+        sys.stdout.write(sarif_json(diagnostics_sarif(diagnostics)))
     else:
         if diagnostics:
             print(render_all(diagnostics, sources) + "\n")
@@ -252,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("lint", help="check rule packs and rule files; report every problem")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="pack folders, or .bcm files (checked together as one pack)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.set_defaults(run=cmd_lint)
 
     p = verbs.add_parser("check", help="check proposals against a rule pack and their history")
@@ -261,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the policy history (JSON, YAML or JSON Lines); may be repeated")
     p.add_argument("--rules", default="rules", metavar="DIR", help="the rule pack (default: rules)")
     p.add_argument("--lang", choices=["en", "ja"], help="language of messages and headings")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "md", "html", "sarif", "junit"],
+                   default="text", help="report format (default text)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help='override a parameter for this check, e.g. reversal_window="1000 days"')
     p.add_argument("--fail-on", choices=["conflict", "tension"], default="conflict",
