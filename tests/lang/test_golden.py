@@ -1,7 +1,8 @@
 """Golden tests: for every diagnostic code, a bad input and what `bcm lint` shows for it.
 
-Each entry of tests/lang/golden/ is named `<code>-<what>`: a `.bcm` file, or a folder (a pack,
-for the codes of pack.toml). Its expected rendering is `<code>-<what>.expected.txt` beside it.
+Each entry of tests/lang/golden/ is named `<code>-<what>`: a `.bcm` file, a folder (a pack, for
+the codes of pack.toml), or a policy-change document (`.json`, `.yaml`, and `.jsonl` read as a
+history) for the D codes. Its expected rendering is `<code>-<what>.expected.txt` beside it.
 Run with BCM_UPDATE_GOLDEN=1 to rewrite the expected files after a deliberate change, and
 read the diff before committing it.
 
@@ -17,16 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from checker.diagnostics import render_all
+from checker.diagnostics import BcmError, Diagnostic, render_all
 from checker.lang.pack import lint_paths
+from checker.loading import document_sources, load_documents, load_history
 
 GOLDEN = Path(__file__).parent / "golden"
 DOCS = Path(__file__).parents[2] / "docs" / "diagnostics.md"
 UPDATE = os.environ.get("BCM_UPDATE_GOLDEN") == "1"
 _CODE = re.compile(r"^([A-Z]\d{3})-")
-# Codes of documents (checker/loading.py) are documented on the same page but are not about
-# rule packs; their cases live with the document tests.
-DOCUMENT_CODES = re.compile(r"^D\d{3}$")
+DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml", ".jsonl")
+# Small enough that the D008 case stays a small file.
+DOCUMENT_LIMIT = 4096
 
 
 def _entries() -> list[str]:
@@ -39,15 +41,30 @@ def _entries() -> list[str]:
 
 
 def _expected_name(entry: str) -> str:
-    return entry.removesuffix(".bcm") + ".expected.txt"
+    return os.path.splitext(entry)[0] + ".expected.txt"
 
 
 def _render(entry: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
     # Paths are given relative to the golden folder, so the rendering names files the same
     # wherever the repository is checked out.
     monkeypatch.chdir(GOLDEN)
-    diagnostics, sources = lint_paths([entry])
+    if entry.endswith(DOCUMENT_SUFFIXES):
+        diagnostics = _document_diagnostics(entry)
+        sources = document_sources([entry]) if os.path.isfile(entry) else {}
+    else:
+        diagnostics, sources = lint_paths([entry])
     return render_all(diagnostics, sources) + "\n", [d.code for d in diagnostics]
+
+
+def _document_diagnostics(entry: str) -> list[Diagnostic]:
+    try:
+        if entry.endswith(".jsonl"):
+            load_history(entry, max_bytes=DOCUMENT_LIMIT)
+        else:
+            load_documents(entry, max_bytes=DOCUMENT_LIMIT)
+    except BcmError as err:
+        return err.diagnostics
+    return []
 
 
 @pytest.mark.parametrize("entry", _entries())
@@ -69,7 +86,7 @@ def _documented_codes() -> list[str]:
 
 def test_every_documented_code_has_a_golden_entry() -> None:
     golden = {_CODE.match(e).group(1) for e in _entries()}  # type: ignore[union-attr]
-    documented = {c for c in _documented_codes() if not DOCUMENT_CODES.match(c)}
+    documented = set(_documented_codes())
     assert sorted(documented - golden) == [], "documented codes without a golden entry"
     assert sorted(golden - documented) == [], "golden entries for undocumented codes"
 
