@@ -307,6 +307,7 @@ _WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "not": "not",
         "none_found": "found no record: the rule cannot fire",
         "more": "more",
+        "no_items": "(no items)",
         "high": "high",
         "medium": "medium",
         "low": "low",
@@ -325,6 +326,7 @@ _WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "not": "否定",
         "none_found": "該当する記録がないため、この規則は該当しません",
         "more": "件省略",
+        "no_items": "（項目なし）",
         "high": "重大",
         "medium": "中程度",
         "low": "軽微",
@@ -386,6 +388,9 @@ def _render_step(step: Step, depth: int, lang: str, lines: list[str]) -> None:
     pad = "  " * depth
     if step.label == "more":
         lines.append(f"{pad}… {step.value} {w['more']}")
+        return
+    if step.label == "no_items":
+        lines.append(f"{pad}{w['no_items']}")
         return
     if step.label in ("all", "any", "not"):
         lines.append(f"{pad}{_mark(step.held)} {w[step.label]}:")
@@ -727,6 +732,8 @@ class Evaluator:
         step = Step(text, expr.span, value, semantics.truthy(value), self.type_of(expr, rule))
         if isinstance(expr, ast.Quantifier):
             items = self._items(expr, env)
+            if not items:
+                step.children.append(Step("", expr.span, None, None, label="no_items"))
             for n, item in enumerate(items[:_MAX_ITEMS], start=1):
                 inner = self._explain(expr.condition, env.bind(expr.var, item), rule)
                 inner.text = f"{expr.var} #{n}: {inner.text}"

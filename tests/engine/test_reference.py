@@ -462,6 +462,7 @@ def test_explain_in_japanese(evaluator: Evaluator) -> None:
     assert "let gap = 731日" in text
     assert "  ✔ すべて成立:" in text
     assert "          reversal_window = 1,461日" in text
+    assert "          （項目なし）" in text  # the proposal cites no evidence
     assert "  medium  ← 採用" in text
 
 
