@@ -1,0 +1,1 @@
+"""Schema revisions of the history store, oldest first (see `down_revision`)."""
