@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from checker import __version__
@@ -103,6 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from checker.api import History, load_pack
     from checker.loading import load_history
     from checker.report import ReportContext, progress, render, render_summary
+    from checker.store import records_for
 
     files = list(args.proposals) + list(args.history or [])
     proposals: list[Any] = []
@@ -120,7 +122,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         if problems:
             raise BcmError(problems)
-        records = load_history(args.history, max_bytes=args.max_size) if args.history else []
+        # Without --history, the stored records of the proposals' jurisdictions (if a store).
+        records = (
+            load_history(args.history, max_bytes=args.max_size)
+            if args.history
+            else records_for({p.jurisdiction for p in proposals}, args.db)
+        )
     except BcmError as err:
         _print_problems(err, files, sys.stdout)
         return EXIT_BAD_INPUT
@@ -241,6 +248,251 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- the history store and the trajectory ---------------------------------------------------
+
+
+def _store(args: argparse.Namespace, create: bool = False) -> Any:
+    from checker.store import Store
+
+    return Store(args.db, create=create)
+
+
+@contextmanager
+def _import_progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on standard error for large imports, when a person is watching."""
+    if total < 1000 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = ("writing records", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("import", total=total)
+        yield lambda done, of: bar.update(task, completed=done, total=of)
+
+
+def cmd_history_import(args: argparse.Namespace) -> int:
+    from checker.history_csv import read_history_files
+
+    try:
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            with Console(stderr=True).status(f"reading {len(args.files)} file(s)"):
+                records = read_history_files(args.files, args.encoding, args.max_size)
+        else:
+            records = read_history_files(args.files, args.encoding, args.max_size)
+        with _store(args, create=True) as store, _import_progress(len(records)) as progress:
+            result = store.import_records(records, replace=args.replace, progress=progress)
+    except BcmError as err:
+        _print_problems(err, args.files, sys.stdout)
+        print("Nothing was imported.")
+        return EXIT_BAD_INPUT
+    print(result.summary())
+    return EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "jurisdiction": args.jurisdiction,
+        "area": args.area,
+        "target": args.target,
+        "status": args.status,
+        "effective_from": args.effective_from,
+        "effective_to": args.effective_to,
+    }
+
+
+def cmd_history_export(args: argparse.Namespace) -> int:
+    import io
+
+    with _store(args) as store:
+        buffer = io.StringIO()
+        count = store.export(buffer, **_filters(args))
+    _write_output(buffer.getvalue(), args.output)
+    if args.output:
+        print(f"{count} record{'s' if count != 1 else ''} written to {args.output}")
+    return EXIT_OK
+
+
+def cmd_history_list(args: argparse.Namespace) -> int:
+    from checker.store import record_json
+
+    with _store(args) as store:
+        records = store.records(**_filters(args))
+    if args.format == "json":
+        sys.stdout.write("".join(record_json(r) + "\n" for r in records))
+        return EXIT_OK
+    for r in records:
+        print(
+            f"{r.effective_on}  {r.id}  {r.jurisdiction}/{r.area.value}/{r.target}  "
+            f"{r.direction.value} {r.magnitude.value}  {r.status.value}  {r.title}"
+        )
+    print(f"{len(records)} record{'s' if len(records) != 1 else ''}.")
+    return EXIT_OK
+
+
+def cmd_history_show(args: argparse.Namespace) -> int:
+    from checker.store import differing_fields, record_json
+
+    with _store(args) as store:
+        versions = store.versions(args.id)
+    if not versions:
+        print(f"The store holds no record `{args.id}`.")
+        return EXIT_BAD_INPUT
+    if not args.versions:
+        print(record_json(versions[-1].record, indent=2))
+        return EXIT_OK
+    previous = None
+    for v in versions:
+        when = v.recorded_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        note = " (current)" if v.current else ""
+        print(f"version {v.version}{note}: recorded {when}, store revision {v.revision}")
+        if previous is not None:
+            print("  changed: " + ", ".join(differing_fields(previous, v.record)))
+        previous = v.record
+    return EXIT_OK
+
+
+def cmd_trajectory(args: argparse.Namespace) -> int:
+    from checker.history_csv import read_history_files
+    from checker.trajectory import draw, render_text, trajectory
+
+    if args.history:
+        try:
+            records = read_history_files(args.history, max_bytes=args.max_size)
+        except BcmError as err:
+            _print_problems(err, args.history, sys.stdout)
+            return EXIT_BAD_INPUT
+    else:
+        with _store(args) as store:
+            records = store.records(args.jurisdiction, args.area, args.target)
+    found = trajectory(records, args.jurisdiction, args.area, args.target)
+    sys.stdout.write(render_text(found, args.lang))
+    if args.chart:
+        try:
+            used = draw(found, args.chart, args.lang)
+        except (ValueError, OSError) as err:
+            print(f"cannot draw the chart: {err}")
+            return EXIT_BAD_INPUT
+        if used != args.lang:
+            print(
+                "note: no font with Japanese glyphs is installed, so the chart's words are in "
+                "English (install fonts-noto-cjk or fonts-ipafont-gothic)",
+                file=sys.stderr,
+            )
+        print(f"chart written to {args.chart}")
+    return EXIT_OK
+
+
+def _add_history_verbs(verbs: Any) -> None:
+    from checker.documents import Area, Status
+
+    db_help = "the history store: an SQLite file or a postgresql+psycopg:// URL "
+    db_help += "(default: $BCM_DATABASE_URL, else ./bcm.db)"
+    history = verbs.add_parser("history", help="the policy history store: import, export, list")
+    actions = history.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p = actions.add_parser("import", help="import records, all or nothing")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSON, YAML, JSON Lines or CSV")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="make records whose id is stored with other content the current "
+        "version (the old version is kept)",
+    )
+    p.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the encoding of CSV files (default: UTF-8 or CP932, detected)",
+    )
+    p.add_argument(
+        "--max-size",
+        type=_size,
+        default=DEFAULT_MAX_BYTES,
+        help="largest record accepted (default 10MB)",
+    )
+    p.add_argument("--db", metavar="URL", help=db_help)
+    p.set_defaults(run=cmd_history_import)
+
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--jurisdiction", metavar="CODE", help="e.g. JP")
+        p.add_argument("--area", choices=[a.value for a in Area])
+        p.add_argument("--target", metavar="GROUP", help="e.g. trainees")
+        p.add_argument("--status", choices=[s.value for s in Status])
+        p.add_argument(
+            "--from",
+            dest="effective_from",
+            type=_iso_date,
+            metavar="DATE",
+            help="effective on or after DATE (YYYY-MM-DD)",
+        )
+        p.add_argument(
+            "--to",
+            dest="effective_to",
+            type=_iso_date,
+            metavar="DATE",
+            help="effective on or before DATE (YYYY-MM-DD)",
+        )
+        p.add_argument("--db", metavar="URL", help=db_help)
+
+    p = actions.add_parser("export", help="write the current records as JSON Lines")
+    filters(p)
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(run=cmd_history_export)
+
+    p = actions.add_parser("list", help="list the current records in date order")
+    filters(p)
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: one record per line (JSON Lines)",
+    )
+    p.set_defaults(run=cmd_history_list)
+
+    p = actions.add_parser("show", help="show one record, or with --versions every version")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--versions", action="store_true", help="list every version of the record")
+    p.add_argument("--db", metavar="URL", help=db_help)
+    p.set_defaults(run=cmd_history_show)
+
+    p = verbs.add_parser(
+        "trajectory",
+        help="the enacted changes of one scope: reversals, oscillations, "
+        "elections; --chart draws them",
+    )
+    p.add_argument("--jurisdiction", required=True, metavar="CODE", help="e.g. JP")
+    p.add_argument("--area", required=True, choices=[a.value for a in Area])
+    p.add_argument("--target", required=True, metavar="GROUP", help="e.g. trainees")
+    p.add_argument("--chart", metavar="FILE", help="draw the chart to FILE (.svg or .png)")
+    p.add_argument("--lang", choices=["en", "ja"], default="en")
+    p.add_argument(
+        "--history",
+        action="append",
+        metavar="FILE",
+        help="read the records from files instead of the store; may be repeated",
+    )
+    p.add_argument(
+        "--max-size",
+        type=_size,
+        default=DEFAULT_MAX_BYTES,
+        help="largest record accepted (default 10MB)",
+    )
+    p.add_argument("--db", metavar="URL", help=db_help)
+    p.set_defaults(run=cmd_trajectory)
+
+
+def _iso_date(text: str) -> str:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 Verb = Callable[[argparse.Namespace], int]
@@ -293,6 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print only the summary table: verdict and counts per proposal")
     p.add_argument("--max-size", type=_size, default=DEFAULT_MAX_BYTES,
                    help="largest document or record accepted (default 10MB)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="without --history, read the history of the proposals' jurisdictions "
+        "from this store (default: $BCM_DATABASE_URL, else ./bcm.db if it exists)",
+    )
     p.set_defaults(run=cmd_check)
 
     p = verbs.add_parser("explain", help="show which conditions of one rule held for a proposal")
@@ -336,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=cmd_serve)
 
+    _add_history_verbs(verbs)
     for add in _extra_verbs:
         add(verbs)
     return parser
