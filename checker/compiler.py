@@ -1171,6 +1171,14 @@ def _split(
     return chunks
 
 
+def condition_keys(definition: Mapping[str, Any]) -> set[str]:
+    """The properties of the fact under test that a single-fact rule reads."""
+    keys: set[str] = set()
+    for pattern in rule_patterns(definition):
+        _fact_keys(pattern, keys)
+    return keys
+
+
 def _fact_keys(condition: Any, found: set[str]) -> None:
     """The properties of the fact under test that a condition reads."""
     if isinstance(condition, dict):
@@ -1288,6 +1296,18 @@ def _rule_rulesets(
 
 def _with_ruleset(join: Join, ruleset: str) -> Join:
     return Join(join.index, join.var, join.condition, ruleset, join.rule, join.pins, join.residue)
+
+
+def join_term_keys(definition: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """The record and proposal properties a join rule's terms read. They must hold values:
+    a null in a join term makes the engine's assertion fail (error 312)."""
+    record_keys: set[str] = set()
+    proposal_keys = {ref["$m"] for ref in _join_refs(rule_patterns(definition)[1])}
+    for term in rule_patterns(definition)[1]["$and"]:
+        for atom in term["$or"] if set(term) == {"$or"} else [term]:
+            if _join_refs(atom):
+                record_keys.update(k for k in _property_names(atom) if k not in proposal_keys)
+    return record_keys, proposal_keys
 
 
 def _join_refs(h_pattern: Any) -> list[Any]:

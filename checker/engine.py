@@ -1,0 +1,732 @@
+"""The durable-rules engine: the only module that imports `durable`.
+
+`Engine(pack, plan)` builds one host from a compiled plan (checker/compiler.py). Histories are
+asserted once, by key, and stay resident across checks; `check()` asserts the proposal as a
+fact, singly, collects what fired, retracts it, and leaves nothing behind:
+
+    engine = Engine(pack, compile_pack(pack))
+    engine.set_history("h1", [to_fact(r) for r in records])
+    fired = engine.check(to_fact(proposal), "h1", params)   # [Fired], in pack order
+
+The engine keeps to the shapes `shared/durable-evidence/README.md` shows to be safe: a host
+without timer threads, actions of exactly one parameter made by closure factories, a probe
+action in every state before it is deleted, fact ids and sids of its own checked for 32-bit
+FNV-1a collisions, at most `max_resident` (< 1,024) live sids per ruleset. Whatever it cannot
+answer exactly it refuses with `EngineError`, and the caller answers from the reference
+evaluator.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+import durable_rules_engine
+from durable.engine import Host
+
+from checker import semantics
+from checker.compiler import (
+    FactSpec,
+    Plan,
+    RulesetPlan,
+    check_plan_safety,
+    condition_keys,
+    engine_text,
+    fnv1a32,
+    join_term_keys,
+    whole,
+)
+from checker.lang import ast
+from checker.lang.checked import CheckedPack
+from checker.reference import CheckMemo, Env, Evaluator, Fired
+
+__all__ = ["Engine", "EngineError"]
+
+Fact = dict[str, Any]
+
+# The engine allows 1,024 live sids per ruleset; the next one raises MemoryError.
+MAX_RESIDENT: Final = 1000
+
+
+# One encoder for every fact: json.dumps with options builds a new one per call.
+_ENCODE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
+class EngineError(Exception):
+    """The engine cannot answer this check exactly; the reference evaluator must."""
+
+
+class _QuietHost(Host):  # type: ignore[misc]
+    """A host without the stock timer threads, which re-arm forever: every action runs inside
+    the call that caused it."""
+
+    def _run(self) -> None:
+        pass
+
+
+def _probe_action(c: Any) -> None:
+    """Runs in a state before it is deleted: durable frees uninitialised pointers when
+    deleting a state in which no action ever ran."""
+
+
+# --- histories and resident sids ------------------------------------------------------------
+
+
+@dataclass
+class _History:
+    records: list[Fact] = field(default_factory=list)
+    projections: list[Fact] = field(default_factory=list)
+    # join ruleset name → partition value → record numbers (`_rid`) in it
+    partitions: dict[str, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+
+
+@dataclass
+class _Resident:
+    """One sid of a join ruleset holding the records of one (history, partition)."""
+
+    sid: str
+    owner: tuple[str, tuple[str, ...]]  # (history key, partition value)
+    asserted: int = 0  # how many of the partition's records are in
+    hashes: set[int] = field(default_factory=set)  # FNV-1a of every live fact id in the sid
+
+
+class _Residency:
+    """The live sids of one join ruleset: a fixed pool checked once for hash collisions, used
+    least recently first."""
+
+    def __init__(self, capacity: int) -> None:
+        pool = [f"s{n}" for n in range(capacity)]
+        hashes = {fnv1a32(s) for s in pool}
+        if len(hashes) != len(pool):
+            raise EngineError("the sid pool has colliding hashes")
+        self.free: list[str] = list(reversed(pool))
+        self.live: OrderedDict[tuple[str, tuple[str, ...]], _Resident] = OrderedDict()
+
+
+# --- values entering the engine -------------------------------------------------------------
+
+
+def _refuse(value: Any, what: str) -> Any:
+    raise EngineError(f"{what} = {value!r} cannot enter the engine exactly")
+
+
+def _text(value: Any, what: str) -> Any:
+    if type(value) is str:
+        return value if len(value) <= 1024 else engine_text(value)
+    if value is None:
+        return None
+    return _refuse(value, what)
+
+
+def _bool(value: Any, what: str) -> Any:
+    if value is None or type(value) is bool:
+        return value
+    return _refuse(value, what)
+
+
+def _int(value: Any, what: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        number = whole(value)
+        if number is not None:
+            return number
+    return _refuse(value, what)
+
+
+def _day(value: Any, what: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.toordinal()
+    return _refuse(value, what)
+
+
+_CONVERTERS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
+    "text": _text,
+    "bool": _bool,
+    "int": _int,
+    "count": _int,
+    "day": _day,
+}
+
+
+def _getter(path: tuple[str, ...]) -> Callable[[Any], Any]:
+    """`record.a.b` as `semantics.path_value` reads it, fast for the plain dicts of facts."""
+    if len(path) == 1:
+        name = path[0]
+
+        def get_one(record: Any) -> Any:
+            if type(record) is dict and name != "scope":
+                return record.get(name)
+            return semantics.path_value(record, path)
+
+        return get_one
+
+    def get(record: Any) -> Any:
+        value = record
+        for name in path:
+            if type(value) is not dict:
+                return semantics.path_value(record, path)
+            value = value.get(name)
+            if value is None:
+                return None
+        return value
+
+    return get
+
+
+class _FactBuilder:
+    """Builds the engine fact of one FactSpec from the proposal, parameters, query results
+    and derived flags."""
+
+    def __init__(self, spec: FactSpec) -> None:
+        self.records: list[tuple[str, Callable[[Any], Any], Callable[[Any, str], Any]]] = []
+        self.params: list[tuple[str, str]] = []
+        self.found: list[tuple[str, str]] = []
+        self.counts: list[tuple[str, str]] = []
+        self.bound: list[tuple[str, str, Callable[[Any], Any], Callable[[Any, str], Any]]] = []
+        for f in spec.fields:
+            if f.source == "record":
+                self.records.append((f.key, _getter(f.path), _CONVERTERS[f.conv]))
+            elif f.source == "param":
+                self.params.append((f.key, f.path[0]))
+            elif f.conv == "found":
+                self.found.append((f.key, f.source))
+            elif f.conv == "count":
+                self.counts.append((f.key, f.source))
+            else:
+                self.bound.append((f.key, f.source, _getter(f.path), _CONVERTERS[f.conv]))
+        self.derived = spec.derived
+
+    def record(self, record: Any, fact: Fact) -> Fact:
+        for key, get, convert in self.records:
+            fact[key] = convert(get(record), key)
+        return fact
+
+    def build(
+        self,
+        proposal: Fact,
+        params: Mapping[str, int],
+        results: Mapping[str, Any],
+        flags: Mapping[str, int],
+    ) -> Fact:
+        fact: Fact = {"_k": 1}
+        self.record(proposal, fact)
+        for key, name in self.params:
+            fact[key] = params[name]
+        for key, slot in self.found:
+            fact[key] = 0 if results[slot] is None else 1
+        for key, slot in self.counts:
+            fact[key] = _int(results[slot], key)
+        for key, slot, get, convert in self.bound:
+            record = results[slot]
+            fact[key] = convert(get(record) if record is not None else None, key)
+        for key in self.derived:
+            fact[key] = flags[key]
+        return fact
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+class Engine:
+    """One durable host running a compiled pack; histories resident by key."""
+
+    def __init__(self, pack: CheckedPack, plan: Plan, *, max_resident: int = MAX_RESIDENT):
+        problems = check_plan_safety(plan)
+        if problems:
+            raise EngineError("unsafe plan: " + "; ".join(problems))
+        if not 0 < max_resident < 1024:
+            raise ValueError("max_resident must be between 1 and 1023")
+        self.pack = pack
+        self.plan = plan
+        self.evaluator = Evaluator(pack)
+        self.max_resident = max_resident
+        self._lock = threading.RLock()
+        self._histories: dict[str, _History] = {}
+        self._counter = 0
+        # filled by the actions during one assertion, read and cleared by the caller
+        self._fired: set[str] = set()
+        self._candidates: dict[int, list[int]] = {j.index: [] for j in plan.joins}
+        self._derived = {d.key: d for d in plan.derived}
+        self._found_slots = {s.key for s in plan.slots if s.kind in ("latest", "earliest")}
+        self._history_builder = _FactBuilder(plan.history_fact)
+        self._builders = {rs.name: _FactBuilder(rs.fact) for rs in plan.rulesets}
+        # a derived flag matters only when a rule reading it can still fire: its latest and
+        # earliest queries all found a record
+        self._probe_flags = [k for rs in plan.join_rulesets for k in rs.fact.derived]
+        self._flag_users: dict[str, list[list[str]]] = {}
+        for ruleset in plan.rule_rulesets:
+            for definition in ruleset.rules.values():
+                reads = condition_keys(definition)
+                found = sorted(k for k in reads if k in self._found_slots)
+                for key in reads:
+                    if key in self._derived:
+                        self._flag_users.setdefault(key, []).append(found)
+        self._slots = {s.key: s for s in plan.slots}
+        self._rules_by_id = {info.id: info.rule for info in pack.rules}
+        # a query's slot by its let, found once: hashing a query's tree on every check costs
+        self._slot_of_let = {
+            id(let): plan.slot_of[let.value]
+            for info in pack.rules
+            for let in info.rule.lets
+            if isinstance(let.value, ast.Query)
+        }
+        self._joins_of: dict[str, list[int]] = {}
+        for join in plan.joins:
+            self._joins_of.setdefault(join.ruleset, []).append(join.index)
+        # properties of join terms must hold values on both facts
+        self._joined_record_keys: set[str] = set()
+        self._joined_proposal_keys: dict[str, set[str]] = {}
+        for ruleset in plan.join_rulesets:
+            keys: set[str] = set()
+            for name, definition in ruleset.rules.items():
+                if ruleset.actions[name][0] == "join":
+                    record_keys, proposal_keys = join_term_keys(definition)
+                    self._joined_record_keys |= record_keys
+                    keys |= proposal_keys
+            self._joined_proposal_keys[ruleset.name] = keys
+        self._phase2_sid = "0"
+        self._build()
+
+    # --- the host
+
+    def _build(self) -> None:
+        definitions: dict[str, dict[str, Any]] = {}
+        self._dispatch: dict[str, dict[str, Callable[[Any], None]]] = {}
+        for ruleset in self.plan.rulesets:
+            rules: dict[str, Any] = {}
+            for name, definition in ruleset.rules.items():
+                # durable takes the action out of the dict it is given: hand it a copy
+                action = self._action(ruleset, name)
+                self._dispatch.setdefault(ruleset.name, {})[name] = action
+                rules[name] = {**copy.deepcopy(dict(definition)), "run": action}
+            definitions[ruleset.name] = rules
+        self._host = _QuietHost(definitions)
+        self._handles = {name: self._host.get_ruleset(name)._handle for name in definitions}
+        self._residency = {rs.name: _Residency(self.max_resident) for rs in self.plan.join_rulesets}
+        self._broken = False
+
+    def _action(self, ruleset: RulesetPlan, name: str) -> Callable[[Any], None]:
+        """The action of one rule: a closure of exactly one parameter, the rule's frames.
+
+        (durable takes an action with a second parameter, even a defaulted one, for an
+        asynchronous action and silently stops later rules.)"""
+        what = ruleset.actions[name]
+        if what[0] == "probe":
+            return _probe_action
+        if what[0] == "join":
+            bucket = self._candidates[int(what[1])]
+
+            def collect(frames: Any) -> None:
+                for frame in frames if isinstance(frames, list) else [frames]:
+                    bucket.append(frame["h"]["_rid"])
+
+            return collect
+        fired = self._fired
+
+        def record(frames: Any) -> None:
+            fired.add(name)
+
+        return record
+
+    def _assert(self, ruleset: str, fact_json: str) -> bool:
+        """Assert one fact and run the actions it causes, in this call; False when the fact
+        matched no pattern and was not stored.
+
+        The C calls are made here rather than through durable's Host, whose dispatch builds
+        a closure object and round-trips the state through JSON for every action: the same
+        calls, in the same order, at a fraction of the cost.
+        """
+        handle = self._handles[ruleset]
+        code, state = durable_rules_engine.assert_fact(handle, fact_json)
+        if code == 1:
+            return False
+        if code != 0:
+            # 2: a fact of this id is already stored; 3: actions deferred to a later call.
+            # Neither can happen with fresh ids and single assertions.
+            raise EngineError(f"the engine answered {code} to an assertion in {ruleset}")
+        self._run_actions(ruleset, handle, state)
+        return True
+
+    def _retract(self, ruleset: str, fact_json: str) -> None:
+        handle = self._handles[ruleset]
+        code, state = durable_rules_engine.retract_fact(handle, fact_json)
+        if code != 0:
+            raise EngineError(f"the engine answered {code} to a retraction in {ruleset}")
+        self._run_actions(ruleset, handle, state)
+
+    def _run_actions(self, ruleset: str, handle: int, state: int) -> None:
+        started = durable_rules_engine.start_action_for_state(handle, state)
+        if not started:
+            return
+        actions = self._dispatch[ruleset]
+        messages: str | None = started[1]
+        while messages:
+            # `{"<rule name>":<frames>}`: rule names are plain identifiers
+            name = messages[2 : messages.index('"', 2)]
+            action = actions.get(name)
+            try:
+                if action is None:
+                    raise EngineError(f"no action for {name!r} in {ruleset}")
+                if action is not _probe_action and action.__name__ == "collect":
+                    action(next(iter(json.loads(messages).values())))
+                else:
+                    action(None)
+            except BaseException:
+                durable_rules_engine.abandon_action(handle, state)
+                raise
+            messages = durable_rules_engine.complete_and_start_action(handle, state)
+
+    def close(self) -> None:
+        """Free the engine's memory: every state probed and deleted, every ruleset deleted."""
+        with self._lock:
+            for ruleset in self.plan.join_rulesets:
+                residency = self._residency[ruleset.name]
+                for owner in list(residency.live):
+                    self._evict(ruleset.name, owner)
+            for ruleset in self.plan.rule_rulesets:
+                self._probe_and_delete(ruleset.name, self._phase2_sid, set())
+            for ruleset in self.plan.rulesets:
+                durable_rules_engine.delete_ruleset(self._handles[ruleset.name])
+            self._broken = True
+
+    # --- ids
+
+    def _fresh_id(self, prefix: str, taken: set[int]) -> tuple[str, int]:
+        """A fact id unique in its sid by the engine's 32-bit hash (a colliding id would make
+        a different fact be taken for a duplicate and dropped)."""
+        while True:
+            self._counter += 1
+            candidate = f"{prefix}{self._counter}"
+            h = fnv1a32(candidate)
+            if h not in taken:
+                return candidate, h
+
+    # --- histories
+
+    def set_history(self, key: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Make `records` (facts, `semantics.to_fact`) the history known as `key`; its records
+        are asserted once and stay resident across checks."""
+        with self._lock:
+            self._ensure_host()
+            self._drop(key)
+            self._histories[key] = _History()
+            self._append(key, list(records))
+
+    def add_history(self, key: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append records to the history `key`; only the new ones are asserted."""
+        with self._lock:
+            self._ensure_host()
+            if key not in self._histories:
+                self._histories[key] = _History()
+            self._append(key, list(records))
+
+    def drop_history(self, key: str) -> None:
+        with self._lock:
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        if key not in self._histories:
+            return
+        for ruleset in self.plan.join_rulesets:
+            residency = self._residency[ruleset.name]
+            for owner in [o for o in residency.live if o[0] == key]:
+                self._evict(ruleset.name, owner)
+        del self._histories[key]
+
+    def _append(self, key: str, records: Sequence[Mapping[str, Any]]) -> None:
+        history = self._histories[key]
+        start = len(history.records)
+        for n, record in enumerate(records, start=start):
+            fact = dict(record)
+            if not isinstance(fact.get("effective_on"), dt.date) or not isinstance(
+                fact.get("id"), str
+            ):
+                raise ValueError("a history record needs an `id` and an `effective_on` date")
+            history.records.append(fact)
+            history.projections.append(self._project(fact, n))
+        for ruleset in self.plan.join_rulesets:
+            partitions = history.partitions.setdefault(ruleset.name, {})
+            touched: set[tuple[str, ...]] = set()
+            for n in range(start, len(history.records)):
+                parts = [history.records[n].get(f) for f in ruleset.partition]
+                if not all(isinstance(v, str) for v in parts):
+                    continue  # a record whose scope is not text matches no pin
+                value = tuple(str(v) for v in parts)
+                partitions.setdefault(value, []).append(n)
+                touched.add(value)
+            residency = self._residency[ruleset.name]
+            for value in touched:
+                resident = residency.live.get((key, value))
+                if resident is not None:
+                    self._assert_records(ruleset.name, resident, history, partitions[value])
+                elif residency.free:
+                    # load while there is room: the first check of a scope is then as fast as
+                    # the next one
+                    self._resident(ruleset.name, key, value)
+
+    def _project(self, record: Fact, rid: int) -> Fact:
+        spec = self.plan.history_fact
+        fact = self._history_builder.record(record, {"_t": "h", "_k": 1, "_rid": rid})
+        for key in self._joined_record_keys:
+            if fact.get(key) is None:
+                raise EngineError(f"history record {record.get('id')!r} has no {key}")
+        if spec.derived:
+            env = Env({}, {})
+            for key in spec.derived:
+                derived = self._derived[key]
+                assert derived.var is not None
+                value = self.evaluator.eval(derived.expr, env.bind(derived.var, record))
+                fact[key] = 1 if semantics.truthy(value) else 0
+        return fact
+
+    def _resident(self, ruleset: str, key: str, value: tuple[str, ...]) -> _Resident:
+        """The sid holding the partition `value` of history `key`, loaded if it was not."""
+        residency = self._residency[ruleset]
+        owner = (key, value)
+        resident = residency.live.get(owner)
+        if resident is not None:
+            residency.live.move_to_end(owner)
+            return resident
+        if not residency.free:
+            self._evict(ruleset, next(iter(residency.live)))
+        sid = residency.free.pop()
+        # the state's own fact has the id `sid-<sid>`
+        resident = _Resident(sid, owner, hashes={fnv1a32(f"sid-{sid}")})
+        residency.live[owner] = resident
+        history = self._histories[key]
+        self._assert_records(ruleset, resident, history, history.partitions[ruleset][value])
+        return resident
+
+    def _assert_records(
+        self, ruleset: str, resident: _Resident, history: _History, rids: list[int]
+    ) -> None:
+        for rid in rids[resident.asserted :]:
+            fact_id, h = self._fresh_id("h", resident.hashes)
+            fact = {"sid": resident.sid, "id": fact_id, **history.projections[rid]}
+            if self._assert(ruleset, _ENCODE(fact)):
+                resident.hashes.add(h)
+            # else the record passes no query's own tests: never a candidate, not stored
+        resident.asserted = len(rids)
+
+    def _evict(self, ruleset: str, owner: tuple[str, tuple[str, ...]]) -> None:
+        residency = self._residency[ruleset]
+        resident = residency.live.pop(owner)
+        self._probe_and_delete(ruleset, resident.sid, resident.hashes)
+        residency.free.append(resident.sid)
+
+    def _probe_and_delete(self, ruleset: str, sid: str, hashes: set[int]) -> None:
+        probe_id, _ = self._fresh_id("x", hashes | {fnv1a32(f"sid-{sid}")})
+        self._assert(ruleset, json.dumps({"sid": sid, "id": probe_id, "_probe": 1}))
+        durable_rules_engine.delete_state(self._handles[ruleset], sid)
+
+    def _ensure_host(self) -> None:
+        if self._broken:
+            # a failed engine call may leave a state half-updated: start over with a new host
+            histories = self._histories
+            self._build()
+            self._histories = {}
+            for key, history in histories.items():
+                self._histories[key] = _History()
+                self._append(key, history.records)
+
+    # --- checks
+
+    def check(
+        self,
+        proposal_fact: Mapping[str, Any],
+        history_key: str | None,
+        params: Mapping[str, Decimal],
+    ) -> list[Fired]:
+        """The rules that fire for the proposal against the history `history_key`, in pack
+        order, as the reference evaluator would report them."""
+        with self._lock:
+            self._ensure_host()
+            try:
+                return self._check(dict(proposal_fact), history_key, params)
+            except EngineError:
+                raise
+            except Exception as err:
+                self._broken = True
+                raise EngineError(f"engine failure: {type(err).__name__}: {err}") from err
+
+    def _check(
+        self, proposal: Fact, history_key: str | None, params: Mapping[str, Decimal]
+    ) -> list[Fired]:
+        plan = self.plan
+        engine_params: dict[str, int] = {}
+        for name in plan.params:
+            number = whole(params[name]) if name in params else None
+            if number is None:
+                raise EngineError(
+                    f"parameter {name} = {params.get(name)} is not a whole number the engine "
+                    "can compare exactly"
+                )
+            engine_params[name] = number
+        memo = CheckMemo()
+        base = Env(proposal, params, memo=memo)
+        flags: dict[str, int] = {}
+        for key in self._probe_flags:
+            held = semantics.truthy(self.evaluator.eval(self._derived[key].expr, base))
+            flags[key] = 1 if held else 0
+
+        results = self._queries(proposal, history_key, params, engine_params, flags, memo)
+        envs: dict[str, Env | None] = {}
+
+        def env_of(rule_id: str) -> Env | None:
+            if rule_id not in envs:
+                envs[rule_id] = self._bind_lets(self._rules_by_id[rule_id], base, results)
+            return envs[rule_id]
+
+        for derived in plan.derived:
+            if derived.phase == "history" or derived.key in flags:
+                continue
+            users = self._flag_users.get(derived.key, ())
+            if not any(all(results[s] is not None for s in found) for found in users):
+                flags[derived.key] = 0  # no rule reading it can fire
+                continue
+            if derived.phase == "rule":
+                assert derived.rule is not None
+                env = env_of(derived.rule)
+            else:
+                env = base
+            held = env is not None and semantics.truthy(self.evaluator.eval(derived.expr, env))
+            flags[derived.key] = 1 if held else 0
+
+        fired = self._rules(proposal, engine_params, results, flags)
+        out: list[Fired] = []
+        for info in self.pack.rules:
+            if info.id not in fired:
+                continue
+            env = env_of(info.id)
+            if env is None:
+                raise EngineError(f"{info.id} fired although a query of it found nothing")
+            rule = info.rule
+            options = rule.severity.options if rule.severity is not None else (("medium", None),)
+            severity = options[-1][0]
+            for level, condition in options:
+                if condition is None or f"{info.id}#{level}" in fired:
+                    severity = level
+                    break
+            out.append(Fired(info, severity, env))
+        return out
+
+    def _bind_lets(self, rule: ast.Rule, base: Env, results: Mapping[str, Any]) -> Env | None:
+        """The rule's lets in order, queries answered by the engine; None when a latest or
+        earliest query found no record (the rule cannot fire)."""
+        bound = Env(base.proposal, base.params, memo=base.memo)
+        for let in rule.lets:
+            if isinstance(let.value, ast.Query):
+                value = results[self._slot_of_let[id(let)]]
+                if value is None and let.value.kind in ("latest", "earliest"):
+                    return None
+            else:
+                value = self.evaluator.eval(let.value, bound)
+            bound.lets[let.name] = value
+        return bound
+
+    def _assert_once(self, ruleset: str, fact: Fact, taken: set[int]) -> None:
+        """Assert a fact singly under a fresh id and retract it: nothing stays behind."""
+        fact["id"], _ = self._fresh_id("p", taken)
+        text = _ENCODE(fact)
+        if self._assert(ruleset, text):
+            self._retract(ruleset, text)
+
+    def _queries(
+        self,
+        proposal: Fact,
+        history_key: str | None,
+        params: Mapping[str, Decimal],
+        engine_params: Mapping[str, int],
+        flags: Mapping[str, int],
+        memo: CheckMemo,
+    ) -> dict[str, Any]:
+        """Phase 1: every query's value for this proposal."""
+        plan = self.plan
+        history = self._histories.get(history_key) if history_key is not None else None
+        if history_key is not None and history is None:
+            raise EngineError(f"unknown history {history_key!r}")
+        matched: dict[int, list[Fact]] = {j.index: [] for j in plan.joins}
+        date = proposal.get("effective_on")
+        if history is not None and history.records and isinstance(date, dt.date):
+            base = Env(proposal, params, memo=memo)
+            for ruleset in plan.join_rulesets:
+                value = self._partition(ruleset, base)
+                if value is None:
+                    continue
+                rids = history.partitions.get(ruleset.name, {}).get(value)
+                if not rids:
+                    continue
+                assert history_key is not None
+                resident = self._resident(ruleset.name, history_key, value)
+                fact = self._builders[ruleset.name].build(proposal, engine_params, {}, flags)
+                for key in self._joined_proposal_keys[ruleset.name]:
+                    if fact.get(key) is None:
+                        raise EngineError(f"the proposal has no {key}")
+                fact.update({"sid": resident.sid, "_t": "p"})
+                for index in self._joins_of[ruleset.name]:
+                    self._candidates[index].clear()
+                self._assert_once(ruleset.name, fact, resident.hashes)
+                for index in self._joins_of[ruleset.name]:
+                    found = self._candidates[index]
+                    matched[index] = self._residue(
+                        index, [history.records[rid] for rid in sorted(set(found))], base
+                    )
+                    found.clear()
+        results: dict[str, Any] = {}
+        for slot in plan.slots:
+            results[slot.key] = semantics.query_result(slot.kind, matched[slot.join])
+        return results
+
+    def _partition(self, ruleset: RulesetPlan, base: Env) -> tuple[str, ...] | None:
+        """The partition the proposal's pins choose, or None when they cannot all hold."""
+        wanted: dict[str, str] = {}
+        for name, expr in ruleset.pins:
+            value = self.evaluator.eval(expr, base)
+            if name == "scope":
+                if not (isinstance(value, tuple) and len(value) == 3):
+                    return None
+                pairs = dict(zip(("jurisdiction", "area", "target"), value, strict=True))
+            else:
+                pairs = {name: value}
+            for f, v in pairs.items():
+                if not isinstance(v, str) or wanted.setdefault(f, v) != v:
+                    return None
+        return tuple(wanted[f] for f in ruleset.partition)
+
+    def _residue(self, index: int, records: list[Fact], base: Env) -> list[Fact]:
+        join = self.plan.joins[index]
+        if not join.residue:
+            return records
+        kept = []
+        for record in records:
+            env = base.bind(join.var, record)
+            if all(semantics.truthy(self.evaluator.eval(c, env)) for c in join.residue):
+                kept.append(record)
+        return kept
+
+    def _rules(
+        self,
+        proposal: Fact,
+        engine_params: Mapping[str, int],
+        results: Mapping[str, Any],
+        flags: Mapping[str, int],
+    ) -> set[str]:
+        """Phase 2: the names of the rules (and severity rules) that fired."""
+        self._fired.clear()
+        for ruleset in self.plan.rule_rulesets:
+            fact = self._builders[ruleset.name].build(proposal, engine_params, results, flags)
+            fact["sid"] = self._phase2_sid
+            self._assert_once(ruleset.name, fact, {fnv1a32(f"sid-{self._phase2_sid}")})
+        fired = set(self._fired)
+        self._fired.clear()
+        return fired
