@@ -305,14 +305,13 @@ class _InProcess:
         fact = to_fact(doc)
         with self.lock:
             try:
-                done = self.resident.get(hist.key, 0)
+                done = self.resident.get(hist.key)
                 records = hist.records
-                if done < len(records):
-                    facts = [to_fact(r) for r in records[done:]]
-                    if done == 0:
-                        self.engine.set_history(hist.key, facts)
-                    else:
-                        self.engine.add_history(hist.key, facts)
+                if done is None:
+                    self.engine.set_history(hist.key, [to_fact(r) for r in records])
+                    self.resident[hist.key] = len(records)
+                elif done < len(records):
+                    self.engine.add_history(hist.key, [to_fact(r) for r in records[done:]])
                     self.resident[hist.key] = len(records)
                 fired = self.engine.check(fact, hist.key, params)
                 engine = EngineInfo(name="durable-rules")

@@ -53,7 +53,7 @@ BASE_PROPOSAL: dict[str, Any] = {
     "legal_basis": ["ICRRA Art. 7(1)(ii)"],
     "proposed_on": "2024-10-01",
     "effective_on": "2025-04-01",
-    "rationale": {"principles": ["legal_integrity"], "trigger": "scheduled_review"},
+    "rationale": {"principles": ["legal_integrity"]},
 }
 
 # Defaults for a history record given as a table row: only what a row leaves out.
@@ -315,6 +315,15 @@ if _HAVE_BDD:
     def then_related(bcm_scenario: Scenario, rule: str, ids: str) -> None:
         expected = [i.strip() for i in ids.split(",") if i.strip()]
         assert _finding(bcm_scenario, rule).related == expected
+
+    @then(parsers.parse('the JSON report\'s verdict is "{verdict}"'))
+    def then_json_verdict(bcm_scenario: Scenario, verdict: str) -> None:
+        assert json.loads(bcm_scenario.output)["verdict"] == verdict, bcm_scenario.output
+
+    @then(parsers.parse('the JSON report has a finding "{rule}"'))
+    def then_json_finding(bcm_scenario: Scenario, rule: str) -> None:
+        report = json.loads(bcm_scenario.output)
+        assert rule in [f["rule"] for f in report["findings"]], bcm_scenario.output
 
     @then(parsers.parse("the exit code is {code:d}"))
     @then(parsers.parse("終了コードは {code:d} である"))

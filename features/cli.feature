@@ -52,8 +52,8 @@ Feature: Checking proposals from the command line
       | legal_basis | []    |
     When I run "bcm check {proposal} --format json"
     Then the exit code is 1
-    And the output contains "\"verdict\": \"conflict\""
-    And the output contains "\"rule\": \"legal_basis_required\""
+    And the JSON report's verdict is "conflict"
+    And the JSON report has a finding "legal_basis_required"
 
   Scenario: A broken proposal is bad input, exit 2, with the field named
     Given a proposal with:
