@@ -320,10 +320,10 @@ def render_text(
     if proposal is not None:
         out.add("")
         out.add(context.proposal_title(proposal))
-        sep = "：" if lang == "ja" else ": "
-        out.add(f"{word('scope', lang)}{sep}{scope_text(proposal, lang)}")
-        out.add(f"{word('change', lang)}{sep}{change_text(proposal, lang)}")
-        out.add(f"{word('effective_on', lang)}{sep}{format_date(proposal.effective_on, lang)}")
+        # `Label: value` in both languages, as the verdict line that pipelines grep for.
+        out.add(f"{word('scope', lang)}: {scope_text(proposal, lang)}")
+        out.add(f"{word('change', lang)}: {change_text(proposal, lang)}")
+        out.add(f"{word('effective_on', lang)}: {format_date(proposal.effective_on, lang)}")
     out.add("")
     out.add((f"{word('balance_profile', lang)}:", "bold"))
     states = principle_states(report)

@@ -104,6 +104,7 @@ svg text { font-family: var(--sans); fill: var(--ink); }
 .evidence { font-size: 9pt; margin: 0 0 1.5mm; color: var(--ink); width: auto; min-width: 55%; }
 .evidence th { color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--rule); }
 .evidence td { border-bottom: 1px dotted #d6dbe2; }
+.evidence td, .evidence th { padding: .5mm 2.2mm; }
 code, .mono { font-family: var(--mono); font-size: .92em; }
 .meta { font-size: 8.5pt; color: var(--muted); }
 .meta span + span::before { content: " · "; }
@@ -573,8 +574,8 @@ def _sheet(report: Report, context: ReportContext) -> str:
     if proposal is not None:
         related = {r for f in report.findings for r in f.related}
         placed = place_proposal(proposal, context.history)
-        parts.append(f"<h2>{_e(word('trajectory', lang))}{_colon(lang)}")
-        parts.append(f"{_e(scope_text(proposal, lang))}</h2>")
+        trajectory_heading = f"{word('trajectory', lang)}{_colon(lang)}{scope_text(proposal, lang)}"
+        parts.append(f"<h2>{_e(trajectory_heading)}</h2>")
         parts.append(
             f"<figure>{trajectory_svg(placed, lang)}"
             f"<figcaption>{_e(word('trajectory.caption', lang))}</figcaption></figure>"

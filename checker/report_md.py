@@ -94,10 +94,8 @@ def _report(report: Report, context: ReportContext, level: int) -> list[str]:
     for n, f in enumerate(report.findings, start=1):
         kind = word("kind." + f.kind.value, lang)
         severity = word("severity." + f.severity.value, lang)
-        sep = "・" if lang == "ja" else ", "
-        out.append(
-            f"{h}## {n}. {context.title_of(f.principle.value)} / `{f.rule}` ({kind}{sep}{severity})"
-        )
+        label = f"（{kind}・{severity}）" if lang == "ja" else f" ({kind}, {severity})"
+        out.append(f"{h}## {n}. {context.title_of(f.principle.value)} / `{f.rule}`{label}")
         out.append("")
         out.append(f.message)
         out.append("")
