@@ -1698,7 +1698,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def trajectory_data(
         jurisdiction: Annotated[str, Path_(pattern=r"^[A-Z]{2}$", examples=["JP"])],
         area: Area,
-        target: Annotated[str, Path_(pattern=r"^(?!.*\.svg$).+$", examples=["trainees"])],
+        target: Annotated[str, Path_(examples=["trainees"])],
     ) -> Response:
         """The enacted changes of one scope in date order, each with its step, the cumulative
         level after it, and whether it is a reversal or part of an oscillation."""
