@@ -407,3 +407,10 @@ def test_an_unknown_format_is_named() -> None:
     with pytest.raises(ValueError, match="unknown report format 'pdf'; known: text, json"):
         render("pdf", [report()], ReportContext())
     assert FORMATS == ("text", "json", "md", "html", "sarif", "junit")
+
+
+@pytest.mark.parametrize("show", [True, False])
+def test_the_progress_bar_hands_on_every_proposal_in_order(show: bool) -> None:
+    from checker.report import progress
+
+    assert list(progress(["P-1", "P-2", "P-3"], "ja", show=show)) == ["P-1", "P-2", "P-3"]
