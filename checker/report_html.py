@@ -152,11 +152,13 @@ def balance_profile_svg(report: Report, context: ReportContext) -> str:
     lang = report.lang
     states = principle_states(report)
     steps = [Verdict.consistent, Verdict.tension, Verdict.conflict]
+    # At least as wide as the default pack's longest English title, so that the scale stands
+    # in the same place in every report of the pack; longer titles widen the chart.
     label_w = max(
         [_text_width(context.title_of(p), 12.5) for p in states]
         + [_text_width("Integration capacity", 12.5)]
     )
-    label_w = min(label_w + 14, 260)
+    label_w = min(label_w + 14, 420)
     cell_w, gap, row_h, top = 112.0, 4.0, 30.0, 26.0
     count_w = 56.0
     width = label_w + 3 * cell_w + 2 * gap + count_w
@@ -237,9 +239,18 @@ def place_proposal(proposal: PolicyChange, history: Sequence[PolicyChange]) -> P
     return PlacedTrajectory(tuple(before), last, path.elections)
 
 
+def _nice_step(span: float, steps: tuple[float, ...]) -> float:
+    """The smallest step that cuts `span` into at most eight ticks; a power of ten beyond the
+    list (a history of centuries, hundreds of changes)."""
+    for step in steps:
+        if span / step <= 8:
+            return step
+    return float(10 ** math.ceil(math.log10(span / 8)))
+
+
 def _year_ticks(start: dt.date, end: dt.date) -> list[dt.date]:
     years = end.year - start.year + 1
-    every = next(s for s in (1, 2, 5, 10, 20, 50) if years / s <= 8)
+    every = int(_nice_step(years, (1, 2, 5, 10, 20, 50)))
     first = start.year + (-start.year % every)
     return [
         dt.date(y, 1, 1) for y in range(first, end.year + 1, every) if dt.date(y, 1, 1) >= start
@@ -248,7 +259,7 @@ def _year_ticks(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def _level_ticks(low: float, high: float) -> list[float]:
     span = high - low
-    every = next(s for s in (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0) if span / s <= 8)
+    every = _nice_step(span, (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0))
     first = math.ceil(low / every) * every
     ticks = []
     tick = first
@@ -493,7 +504,7 @@ def _banner(report: Report) -> str:
     )
 
 
-def _facts(proposal: PolicyChange, context: ReportContext, lang: str) -> str:
+def _facts(proposal: PolicyChange, lang: str) -> str:
     basis = (
         "<br>".join(_e(b) for b in proposal.legal_basis)
         if proposal.legal_basis
@@ -565,7 +576,7 @@ def _sheet(report: Report, context: ReportContext) -> str:
         _banner(report),
     ]
     if proposal is not None:
-        parts.append(_facts(proposal, context, lang))
+        parts.append(_facts(proposal, lang))
     parts.append(f"<h2>{_e(word('balance_profile', lang))}</h2>")
     parts.append(
         f"<figure>{balance_profile_svg(report, context)}"

@@ -414,3 +414,31 @@ def test_the_progress_bar_hands_on_every_proposal_in_order(show: bool) -> None:
     from checker.report import progress
 
     assert list(progress(["P-1", "P-2", "P-3"], "ja", show=show)) == ["P-1", "P-2", "P-3"]
+
+
+EDGE_HISTORIES = {
+    "no history": [],
+    "a record on the proposal's own date": [enacted("H-SAME", "2021-04-01", "expand")],
+    "a neutral record only": [enacted("H-N", "2020-04-01", "neutral")],
+    "centuries of records": [
+        enacted(f"H-{y}", f"{y}-04-01", "expand") for y in range(1700, 2021, 5)
+    ],
+}
+
+
+@pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.parametrize("history", list(EDGE_HISTORIES))
+def test_every_format_renders_a_neutral_proposal_whatever_its_history(
+    format: str, history: str
+) -> None:
+    context = ReportContext(
+        lang="ja",
+        proposals={"P-1": proposal(direction="neutral")},
+        history=tuple(EDGE_HISTORIES[history]),
+        rules=RULES,
+    )
+    text = render(format, [report(lang="ja")], context)
+    assert "P-1" in text
+    if format == "html":
+        assert 'id="trajectory-chart"' in text
+        assert "H-SAME" not in text  # effective the same day: not before the proposal
