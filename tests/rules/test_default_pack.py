@@ -857,6 +857,15 @@ def test_rule(pack: Pack, case: Case) -> None:
     assert finding.source.startswith(f"rules/{principle}.bcm:")
 
 
+def test_the_engine_of_record_answers_every_case(pack: Pack) -> None:
+    fallbacks = {
+        f"{case.rule}: {case.note}": report.engine.reason
+        for case in CASES
+        if (report := check(pack, case)).engine.name != "durable-rules"
+    }
+    assert fallbacks == {}
+
+
 def test_a_parameter_override_moves_the_window(pack: Pack) -> None:
     case = next(c for c in REVERSAL if c.related == ("JP-H-EXP",))
     checked = pack.check(
