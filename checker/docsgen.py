@@ -16,6 +16,7 @@ from checker import i18n
 from checker.diagnostics import Span
 from checker.lang import ast
 from checker.lang.checked import CheckedPack, RuleInfo
+from checker.lang.fmt import number_text
 
 # Headings of the `about` sections, in the order they are shown; other sections follow them
 # in the order written, under their own name.
@@ -121,14 +122,6 @@ def _reads(pack: CheckedPack, rule: ast.Rule) -> tuple[list[str], list[str]]:
     return params, [d for d in pack.defines if d in defines]
 
 
-def _number(number: ast.Number) -> str:
-    value = number.value
-    text = format(value.normalize(), "f") if value == value.to_integral() else str(value)
-    if number.unit == "%":
-        return f"{text}%"
-    return f"{text} {number.unit}" if number.unit else text
-
-
 # --- the page ----------------------------------------------------------------------------------
 
 
@@ -209,7 +202,7 @@ def _rule(pack: CheckedPack, info: RuleInfo) -> list[str]:
         ("severity", f"`{_severity(pack, rule)}`"),
         (
             "parameters",
-            ", ".join(f"`{p}` = {_number(pack.params[p].default)}" for p in params) or "none",
+            ", ".join(f"`{p}` = {number_text(pack.params[p].default)}" for p in params) or "none",
         ),
         ("definitions", ", ".join(f"`{d}`" for d in defines) or "none"),
         ("source", f"`{info.source}`"),
@@ -238,7 +231,7 @@ def _principle(pack: CheckedPack, name: str) -> list[str]:
         out.append("|---|---|---|")
         for param in params:
             users = [f"`{r.id}`" for r in pack.rules if param.name in _reads(pack, r.rule)[0]]
-            out.append(f"| `{param.name}` | {_number(param.default)} | {', '.join(users)} |")
+            out.append(f"| `{param.name}` | {number_text(param.default)} | {', '.join(users)} |")
         out.append("")
     defines = [d for part in parts for d in part.defines]
     if defines:
