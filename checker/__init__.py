@@ -1,8 +1,8 @@
 """bcm: a rule-based consistency checker for migration policy (the Balanced Coexistence Model).
 
-    import checker
-    pack = checker.load_pack("rules")
-    report = pack.check(proposal, history=records, lang="ja")
+import checker
+pack = checker.load_pack("rules")
+report = pack.check(proposal, history=records, lang="ja")
 """
 
 from __future__ import annotations

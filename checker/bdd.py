@@ -85,7 +85,7 @@ class Scenario:
 
 
 def parse_cell(text: str) -> Any:
-    """A table cell as a value: JSON where it reads as JSON (numbers, true, null, lists), else text."""
+    """A table cell as a value: JSON where it reads as JSON (numbers, true, lists), else text."""
     stripped = text.strip()
     if stripped == "":
         return None
@@ -272,11 +272,11 @@ if _HAVE_BDD:
         _finding(bcm_scenario, rule)
 
     @then(
-        parsers.parse(
-            'a finding "{rule}" is reported with kind "{kind}" and severity "{severity}"'
-        )
+        parsers.parse('a finding "{rule}" is reported with kind "{kind}" and severity "{severity}"')
     )
-    @then(parsers.parse('ルール "{rule}" の指摘があり、種別は "{kind}"、重大度は "{severity}" である'))
+    @then(
+        parsers.parse('ルール "{rule}" の指摘があり、種別は "{kind}"、重大度は "{severity}" である')
+    )
     def then_finding_kind(bcm_scenario: Scenario, rule: str, kind: str, severity: str) -> None:
         f = _finding(bcm_scenario, rule)
         assert (f.kind.value, f.severity.value) == (kind, severity)

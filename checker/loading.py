@@ -254,7 +254,7 @@ _SafeLoader.add_constructor("tag:yaml.org,2002:map", _mapping_no_duplicates)
 def _compose_yaml(text: str) -> yaml.Node | None:
     loader = _SafeLoader(text)
     try:
-        return loader.get_single_node()  
+        return loader.get_single_node()
     finally:
         loader.dispose()
 
