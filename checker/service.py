@@ -26,6 +26,7 @@ import os
 import signal
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -86,7 +87,7 @@ def read_token_file(path: str | os.PathLike[str]) -> frozenset[str]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
         raise BcmError(
-            [Diagnostic("S001", f"cannot read the token file `{shown}`: {err.strerror or err}")]
+            [Diagnostic("A001", f"cannot read the token file `{shown}`: {err.strerror or err}")]
         ) from None
     for number, line in enumerate(text.splitlines(), start=1):
         entry = line.split("#", 1)[0].strip().lower().removeprefix("sha256:")
@@ -95,7 +96,7 @@ def read_token_file(path: str | os.PathLike[str]) -> frozenset[str]:
         if len(entry) != 64 or any(c not in "0123456789abcdef" for c in entry):
             problems.append(
                 Diagnostic(
-                    "S002",
+                    "A002",
                     "a line of the token file is not a sha256 digest",
                     Span.point(shown, number, 1, len(line)),
                     help='write the sha256 of each token, e.g. `printf %s "$TOKEN" | sha256sum`',
@@ -665,6 +666,7 @@ class Service:
         self._inline = _LruHistories()
         self._store: Any = None
         self._store_lock = threading.Lock()
+        self.reload_listeners: list[Callable[[], None]] = []
 
     # --- the pack
 
@@ -713,6 +715,8 @@ class Service:
                 done = old.users == 0
             if done:
                 old.pack.close()
+            for listener in self.reload_listeners:
+                listener()
             return fresh, old.pack
 
     def description(self) -> PackDescription:
@@ -777,7 +781,7 @@ class Service:
                 f"a request may carry at most {limit} history records; this one has {len(records)}",
                 [
                     Diagnostic(
-                        "S010",
+                        "A010",
                         f"{len(records)} history records, over the limit of {limit}",
                         path=field,
                         help="store the history (POST /v1/history/{jurisdiction}) and leave "
@@ -1053,7 +1057,7 @@ def _work_batch(service: Service, raw: bytes) -> list[Report]:
             f"a batch holds at most {limit} proposals; this one has {len(proposals)}",
             [
                 Diagnostic(
-                    "S011",
+                    "A011",
                     f"{len(proposals)} proposals, over the limit of {limit}",
                     path="proposals",
                     help=f"send them in batches of {limit} or fewer",
@@ -1125,7 +1129,7 @@ def _work_import(service: Service, raw: bytes, jurisdiction: str) -> dict[str, A
             f"an import may carry at most {limit} records; this one has {len(records)}",
             [
                 Diagnostic(
-                    "S010",
+                    "A010",
                     f"{len(records)} records, over the limit of {limit}",
                     path="records",
                     help=f"import them in parts of {limit} or fewer (or use `bcm history import`)",
@@ -1135,7 +1139,7 @@ def _work_import(service: Service, raw: bytes, jurisdiction: str) -> dict[str, A
     request = validate_body(body, HistoryImport, history_fields=("records",))
     elsewhere = [
         Diagnostic(
-            "S012",
+            "A012",
             f"the record `{r.id}` is of `{r.jurisdiction}`, posted to the history of "
             f"`{jurisdiction}`",
             path=format_path("", ("records", n, "jurisdiction")),
@@ -1400,6 +1404,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     every diagnostic) and there is no application."""
     settings = settings or ServiceSettings.from_environment()
     service = Service(settings)
+    # A chart of a scope whose name has characters no font draws shows boxes for them; that is
+    # the reader's business, not a warning per request in the service's log.
+    warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -1443,7 +1450,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def on_invalid_parameters(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             Diagnostic(
-                "S020",
+                "A020",
                 f"{e.get('msg', 'not valid')} (found {json.dumps(e.get('input'), default=str)})",
                 path=format_path("", tuple(e.get("loc", ()))),
             )
@@ -1753,10 +1760,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _openapi_document(app, settings, bodies)
+            app.openapi_schema = _openapi_document(app, service, bodies)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    def forget_description() -> None:
+        # The description names the pack's rules; a reloaded pack may have others.
+        app.openapi_schema = None
+
+    service.reload_listeners.append(forget_description)
     return app
 
 
@@ -1784,10 +1797,11 @@ async def _reload_on_signal(service: Service) -> None:
 
 
 def _openapi_document(
-    app: FastAPI, settings: ServiceSettings, bodies: Mapping[tuple[str, str], type[BaseModel]]
+    app: FastAPI, service: Service, bodies: Mapping[tuple[str, str], type[BaseModel]]
 ) -> dict[str, Any]:
     """FastAPI's description, with the request bodies the service reads itself, the problem
-    documents of every error response, and the configured limits as schema bounds."""
+    documents of every error response, and what only the running service knows: its limits,
+    the rules of its pack, and that a history record says its `status`."""
     document = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
@@ -1801,7 +1815,7 @@ def _openapi_document(
     )
     for name, schema in generated.get("$defs", {}).items():
         schemas.setdefault(name, schema)
-    _bound_lists(schemas, settings)
+    _refine(schemas, service)
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -1825,22 +1839,43 @@ def _openapi_document(
     return document
 
 
-def _bound_lists(schemas: dict[str, Any], settings: ServiceSettings) -> None:
-    def bound(schema: dict[str, Any], field: str, limit: int) -> None:
+def _refine(schemas: dict[str, Any], service: Service) -> None:
+    settings = service.settings
+    schemas["HistoryRecord"] = {
+        "title": "HistoryRecord",
+        "description": "a policy-change document that says its `status`",
+        "allOf": [{"$ref": "#/components/schemas/PolicyChange"}],
+        "required": ["status"],
+    }
+    record = {"$ref": "#/components/schemas/HistoryRecord"}
+
+    def bound(schema: dict[str, Any], field: str, limit: int, items: Any = None) -> None:
         prop = schema.get("properties", {}).get(field)
         if prop is None:
             return
         for branch in [prop, *prop.get("anyOf", [])]:
             if branch.get("type") == "array":
                 branch["maxItems"] = limit
+                if items is not None:
+                    branch["items"] = items
 
     for name in ("CheckRequest", "BatchRequest", "ExplainRequest"):
         if name in schemas:
-            bound(schemas[name], "history", settings.max_history_records)
+            bound(schemas[name], "history", settings.max_history_records, record)
     if "BatchRequest" in schemas:
         bound(schemas["BatchRequest"], "proposals", settings.max_batch)
     if "HistoryImport" in schemas:
-        bound(schemas["HistoryImport"], "records", settings.max_history_records)
+        bound(schemas["HistoryImport"], "records", settings.max_history_records, record)
+    if "ExplainRequest" in schemas:
+        rule = schemas["ExplainRequest"]["properties"]["rule"]
+        rule["enum"] = [r.id for r in service.pack.checked.rules]
+    if "LintRequest" in schemas:
+        # pydantic says "keys matching the pattern are texts" and leaves other keys open; the
+        # service refuses any other key.
+        files = schemas["LintRequest"]["properties"]["files"]
+        [(pattern, texts)] = files.pop("patternProperties").items()
+        files["propertyNames"] = {**files.get("propertyNames", {}), "pattern": pattern}
+        files["additionalProperties"] = texts
 
 
 # --- bcm serve ------------------------------------------------------------------------------

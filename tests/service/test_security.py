@@ -114,7 +114,7 @@ def test_a_token_file_with_a_plain_token_is_refused_with_its_line(tmp_path: Path
     with pytest.raises(BcmError) as caught:
         read_token_file(token_file)
     [problem] = caught.value.diagnostics
-    assert problem.code == "S002"
+    assert problem.code == "A002"
     assert problem.span is not None and problem.span.line == 2
     assert "sha256sum" in (problem.help or "")
 
