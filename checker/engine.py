@@ -446,14 +446,16 @@ class Engine:
     def _append(self, key: str, records: Sequence[Mapping[str, Any]]) -> None:
         history = self._histories[key]
         start = len(history.records)
-        for n, record in enumerate(records, start=start):
-            fact = dict(record)
+        facts = [dict(record) for record in records]
+        for fact in facts:
             if not isinstance(fact.get("effective_on"), dt.date) or not isinstance(
                 fact.get("id"), str
             ):
                 raise ValueError("a history record needs an `id` and an `effective_on` date")
-            history.records.append(fact)
-            history.projections.append(self._project(fact, n))
+        # all or nothing: a record the engine cannot hold leaves the history as it was
+        projections = [self._project(fact, n) for n, fact in enumerate(facts, start=start)]
+        history.records.extend(facts)
+        history.projections.extend(projections)
         for ruleset in self.plan.join_rulesets:
             partitions = history.partitions.setdefault(ruleset.name, {})
             touched: set[tuple[str, ...]] = set()

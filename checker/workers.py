@@ -1,0 +1,490 @@
+"""Supervised worker processes running the engine; the reference evaluator answers, marked,
+when a worker dies, hangs or fails.
+
+durable-rules is a C extension with known crash bugs: a check that kills its process must
+not take the service with it, and must still be answered. Each worker process loads the pack,
+compiles it and keeps histories resident by key (a history is sent to a worker once, then
+only the records added since). A worker that dies (any signal), passes the time limit (it is
+killed) or fails is replaced, and that check is answered by the reference evaluator with
+`{"name": "reference", "reason": ...}`: never a lost request, never a silent wrong report.
+
+    pool = WorkerPool("rules", workers=2)
+    fired, engine = pool.check(proposal_fact, "h1", lambda start: facts[start:], params)
+
+Workers are started with `forkserver` (or `spawn`), never by forking a process that may run
+threads. Messages between processes are JSON, never pickles of documents. `workers=0` runs the
+engine in this process (for the CLI), with the same fallback on engine errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from multiprocessing.connection import Connection
+from typing import Any, Final
+
+from checker.lang.checked import CheckedPack
+from checker.reference import Env, Evaluator, Fired, HistoryIndex
+
+__all__ = ["FiredData", "HistoryProvider", "WorkerPool", "decode", "encode"]
+
+Fact = dict[str, Any]
+# Given how many records of a history the worker already holds, the records after those.
+HistoryProvider = Callable[[int], Sequence[Mapping[str, Any]]]
+# What a check returns: the reference evaluator's Fired, rebuilt in this process.
+FiredData = Fired
+
+# Recognised only when BCM_TEST_FAULTS=1 in the worker's environment: a proposal with
+# `extensions.bcm_test_fault` set to one of these makes the worker misbehave on purpose.
+FAULTS_ENV: Final = "BCM_TEST_FAULTS"
+FAULT_FIELD: Final = "bcm_test_fault"
+START_TIMEOUT: Final = 120.0
+
+# --- the wire format: JSON with tagged values -------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+    """A runtime value as JSON data that `decode` turns back into the same value.
+
+    Every mapping is wrapped (`{"$m": {...}}`), so a key of a document can never be taken for
+    a tag."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return {"$dec": str(value)}
+    if isinstance(value, float):
+        return {"$float": repr(value)}
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {"$m": {str(k): encode(v) for k, v in value.items()}}
+    raise TypeError(f"cannot send a {type(value).__name__} to a worker")
+
+
+def decode(data: Any) -> Any:
+    if data is None or isinstance(data, bool | int | str):
+        return data
+    if isinstance(data, list):
+        return [decode(v) for v in data]
+    if isinstance(data, dict) and len(data) == 1:
+        tag, body = next(iter(data.items()))
+        if tag == "$m":
+            return {k: decode(v) for k, v in body.items()}
+        if tag == "$dec":
+            return Decimal(body)
+        if tag == "$float":
+            return float(body)
+        if tag == "$date":
+            return dt.date.fromisoformat(body)
+        if tag == "$datetime":
+            return dt.datetime.fromisoformat(body)
+        if tag == "$tuple":
+            return tuple(decode(v) for v in body)
+    raise ValueError(f"not a value of the worker protocol: {data!r}")
+
+
+def _send(conn: Connection, message: Mapping[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message, ensure_ascii=False).encode("utf-8"))
+
+
+def _receive(conn: Connection) -> dict[str, Any]:
+    message = json.loads(conn.recv_bytes().decode("utf-8"))
+    if not isinstance(message, dict):
+        raise ValueError("a message of the worker protocol is an object")
+    return message
+
+
+# --- the worker process -----------------------------------------------------------------------
+
+
+def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
+    """A worker: load, compile, build the engine, then answer requests until told to stop.
+
+    `faults` is BCM_TEST_FAULTS=1 in the environment that started the pool: a forkserver's
+    children inherit the server's environment, not the parent's of the moment."""
+    from checker.compiler import compile_pack
+    from checker.engine import Engine, EngineError
+    from checker.lang.pack import load_checked_pack
+
+    try:
+        pack = load_checked_pack(pack_path)
+        engine = Engine(pack, compile_pack(pack))
+    except Exception as err:
+        _send(conn, {"ok": False, "reason": f"{type(err).__name__}: {err}"})
+        return
+    _send(conn, {"ok": True})
+    while True:
+        try:
+            request = _receive(conn)
+        except (EOFError, OSError):
+            return
+        op = request.get("op")
+        if op == "stop":
+            return
+        try:
+            if op == "history":
+                records = decode(request["records"])
+                if request["start"] == 0:
+                    engine.set_history(request["key"], records)
+                else:
+                    engine.add_history(request["key"], records)
+                _send(conn, {"ok": True})
+            elif op == "check":
+                proposal = decode(request["proposal"])
+                if faults:
+                    _misbehave(proposal)
+                fired = engine.check(proposal, request["key"], decode(request["params"]))
+                answer = [
+                    {"rule": f.rule.id, "severity": f.severity, "lets": encode(f.env.lets)}
+                    for f in fired
+                ]
+                _send(conn, {"ok": True, "fired": answer})
+            else:
+                _send(conn, {"ok": False, "reason": f"unknown request {op!r}"})
+        except EngineError as err:
+            _send(conn, {"ok": False, "reason": f"engine error: {err}"})
+        except Exception as err:
+            _send(conn, {"ok": False, "reason": f"worker error: {type(err).__name__}: {err}"})
+
+
+def _misbehave(proposal: Mapping[str, Any]) -> None:
+    """The test hook: crash, hang or fail on request."""
+    extensions = proposal.get("extensions")
+    fault = extensions.get(FAULT_FIELD) if isinstance(extensions, Mapping) else None
+    if fault == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif fault == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == "hang":
+        time.sleep(3600)
+    elif fault == "raise":
+        raise RuntimeError("injected fault")
+    elif fault == "exit":
+        os._exit(3)
+
+
+# --- the parent side --------------------------------------------------------------------------
+
+
+class _WorkerLost(Exception):
+    """The worker died, hung or broke the protocol: it is replaced."""
+
+
+class _Refused(Exception):
+    """The worker is fine, but its engine could not answer this check."""
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    ready: bool = False
+    resident: dict[str, int] = field(default_factory=dict)  # history key → records held
+
+    def alive(self) -> bool:
+        return bool(self.process.is_alive())
+
+
+# Imported once by the fork server, so that each worker starts without importing them again.
+_PRELOAD: Final = ["checker.compiler", "checker.engine", "checker.lang.pack", "checker.reference"]
+
+
+def _context() -> Any:
+    """`forkserver` where there is one, else `spawn`: never `fork` from a process that may
+    run threads (a forked lock held by another thread stays held forever)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class WorkerPool:
+    """Checks on durable-rules in supervised worker processes (or in this one, `workers=0`)."""
+
+    def __init__(self, pack_path: str, workers: int, *, timeout: float = 10.0) -> None:
+        from checker.lang.pack import load_checked_pack
+
+        self.pack_path = pack_path
+        self.pack: CheckedPack = load_checked_pack(pack_path)
+        self.evaluator = Evaluator(self.pack)
+        self.timeout = timeout
+        self.size = workers
+        self._indexes: dict[str, HistoryIndex] = {}
+        self._index_lock = threading.Lock()
+        self._closed = False
+        if workers <= 0:
+            self._local = _Local(self.pack)
+            return
+        self._ctx = _context()
+        self._idle: list[_Worker] = []
+        self._available = threading.Condition()
+        for _ in range(workers):
+            self._idle.append(self._start())
+        for worker in self._idle:
+            self._wait_ready(worker)
+
+    # --- workers
+
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        faults = os.environ.get(FAULTS_ENV) == "1"
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(child, self.pack_path, faults),
+            name="bcm-worker",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _wait_ready(self, worker: _Worker) -> None:
+        if worker.ready:
+            return
+        if not worker.conn.poll(START_TIMEOUT):
+            self._stop(worker)
+            raise RuntimeError("a worker did not start in time")
+        answer = _receive(worker.conn)
+        if not answer.get("ok"):
+            self._stop(worker)
+            raise RuntimeError(f"a worker could not start: {answer.get('reason')}")
+        worker.ready = True
+
+    def _stop(self, worker: _Worker) -> None:
+        if worker.alive():
+            worker.process.kill()
+        worker.process.join(5)
+        worker.conn.close()
+
+    def _acquire(self) -> _Worker:
+        with self._available:
+            while not self._idle:
+                self._available.wait()
+            worker = self._idle.pop()
+        if not worker.alive():
+            self._stop(worker)
+            worker = self._start()
+        self._wait_ready(worker)
+        return worker
+
+    def _release(self, worker: _Worker) -> None:
+        with self._available:
+            self._idle.append(worker)
+            self._available.notify()
+
+    # --- checks
+
+    def check(
+        self,
+        proposal_fact: Mapping[str, Any],
+        history_key: str | None,
+        history_records_provider: HistoryProvider | None,
+        params: Mapping[str, Decimal],
+        timeout: float | None = None,
+    ) -> tuple[list[FiredData], dict[str, str]]:
+        """The rules that fire for the proposal, in pack order, and which engine answered:
+        `{"name": "durable-rules"}` or `{"name": "reference", "reason": ...}`."""
+        if self._closed:
+            raise RuntimeError("the worker pool is closed")
+        proposal = dict(proposal_fact)
+        limit = self.timeout if timeout is None else timeout
+        if self.size <= 0:
+            try:
+                fired = self._local.check(proposal, history_key, history_records_provider, params)
+                return fired, {"name": "durable-rules"}
+            except _Refused as refused:
+                return self._reference(
+                    proposal, history_key, history_records_provider, params, str(refused)
+                )
+        worker = self._acquire()
+        try:
+            answer = self._ask(
+                worker, proposal, history_key, history_records_provider, params, limit
+            )
+        except _WorkerLost as lost:
+            self._stop(worker)
+            worker = self._start()  # ready when next used; this check must not wait for it
+            return self._reference(
+                proposal, history_key, history_records_provider, params, str(lost)
+            )
+        except _Refused as refused:
+            return self._reference(
+                proposal, history_key, history_records_provider, params, str(refused)
+            )
+        finally:
+            self._release(worker)
+        return self._rebuild(answer, proposal, params), {"name": "durable-rules"}
+
+    def _ask(
+        self,
+        worker: _Worker,
+        proposal: Fact,
+        key: str | None,
+        provider: HistoryProvider | None,
+        params: Mapping[str, Decimal],
+        limit: float,
+    ) -> list[dict[str, Any]]:
+        if key is not None:
+            held = worker.resident.get(key, 0)
+            new = list(provider(held)) if provider is not None else []
+            if new or key not in worker.resident:
+                message = {"op": "history", "key": key, "start": held, "records": encode(new)}
+                worker.resident.pop(key, None)  # until the worker says it holds them
+                self._exchange(worker, message, max(limit, 60.0))
+                worker.resident[key] = held + len(new)
+        message = {
+            "op": "check",
+            "proposal": encode(proposal),
+            "key": key,
+            "params": encode(dict(params)),
+        }
+        answer = self._exchange(worker, message, limit)
+        fired = answer.get("fired")
+        if not isinstance(fired, list):
+            raise _WorkerLost("the worker answered out of protocol")
+        return fired
+
+    def _exchange(
+        self, worker: _Worker, message: Mapping[str, Any], limit: float
+    ) -> dict[str, Any]:
+        try:
+            _send(worker.conn, message)
+            if not worker.conn.poll(limit):
+                worker.process.kill()
+                raise _WorkerLost(f"the worker took longer than {limit:g} s and was stopped")
+            answer = _receive(worker.conn)
+        except (EOFError, OSError, ValueError) as err:
+            raise _WorkerLost(_death(worker, err)) from err
+        if not answer.get("ok"):
+            reason = str(answer.get("reason"))
+            if reason.startswith("engine error"):
+                raise _Refused(reason)
+            raise _WorkerLost(reason)
+        return answer
+
+    def _rebuild(
+        self, answer: list[dict[str, Any]], proposal: Fact, params: Mapping[str, Decimal]
+    ) -> list[Fired]:
+        fired = []
+        for item in answer:
+            info = self.pack.rule(item["rule"])
+            env = Env(proposal, params, lets=decode(item["lets"]))
+            fired.append(Fired(info, item["severity"], env))
+        return fired
+
+    def _reference(
+        self,
+        proposal: Fact,
+        key: str | None,
+        provider: HistoryProvider | None,
+        params: Mapping[str, Decimal],
+        reason: str,
+    ) -> tuple[list[FiredData], dict[str, str]]:
+        index = self._index(key, provider)
+        fired = self.evaluator.check(proposal, index, params)
+        return fired, {"name": "reference", "reason": reason}
+
+    def _index(self, key: str | None, provider: HistoryProvider | None) -> HistoryIndex:
+        """The history for the reference evaluator, kept by key and grown like the workers'."""
+        if key is None or provider is None:
+            return HistoryIndex()
+        with self._index_lock:
+            index = self._indexes.get(key)
+            if index is None:
+                index = self._indexes[key] = HistoryIndex()
+            new = list(provider(len(index)))
+            if new:
+                index.add(new)
+            return index
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.size <= 0:
+            self._local.close()
+            return
+        with self._available:
+            workers, self._idle = list(self._idle), []
+        for worker in workers:
+            try:
+                if worker.alive() and worker.ready:
+                    _send(worker.conn, {"op": "stop"})
+                    worker.process.join(2)
+            except OSError:
+                pass
+            self._stop(worker)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _death(worker: _Worker, err: BaseException) -> str:
+    worker.process.join(1)
+    code = worker.process.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the worker died ({name})"
+    if code is not None:
+        return f"the worker exited with status {code}"
+    return f"the worker stopped answering ({type(err).__name__})"
+
+
+class _Local:
+    """The engine in this process: no protection from crashes, the same answers."""
+
+    def __init__(self, pack: CheckedPack) -> None:
+        from checker.compiler import compile_pack
+        from checker.engine import Engine
+
+        self.engine = Engine(pack, compile_pack(pack))
+        self.resident: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def check(
+        self,
+        proposal: Fact,
+        key: str | None,
+        provider: HistoryProvider | None,
+        params: Mapping[str, Decimal],
+    ) -> list[Fired]:
+        from checker.engine import EngineError
+
+        with self.lock:
+            try:
+                if key is not None:
+                    held = self.resident.get(key, 0)
+                    new = list(provider(held)) if provider is not None else []
+                    if key not in self.resident:
+                        self.engine.set_history(key, new)
+                    elif new:
+                        self.engine.add_history(key, new)
+                    self.resident[key] = held + len(new)
+                return self.engine.check(proposal, key, params)
+            except EngineError as err:
+                self.resident.pop(key or "", None)
+                raise _Refused(f"engine error: {err}") from err
+
+    def close(self) -> None:
+        self.engine.close()
