@@ -27,7 +27,7 @@ from checker.service import create_app
 
 from .conftest import TOKEN, settings_for
 
-EXAMPLES_PER_OPERATION = 300 if os.environ.get("BCM_FUZZ") else 25
+EXAMPLES_PER_OPERATION = 300 if os.environ.get("BCM_FUZZ") else 15
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
