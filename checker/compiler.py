@@ -870,17 +870,28 @@ class _Compiler:
                         self.register("m", FieldSpec(slot, slot, (), "found"))
                         found.append({slot: 1})
             ctx = _Ctx("rule", rule)
-            when = self.cond(rule.when, ctx)
-            out.append((info.id, _rule(_all_of([*found, when])), ("rule", info.id, "")))
-            if rule.severity is not None:
-                for level, condition in rule.severity.options:
-                    if condition is None:
-                        continue
-                    test = self.cond(condition, ctx)
-                    name = f"{info.id}#{level}"
-                    out.append(
-                        (name, _rule(_all_of([*found, when, test])), ("rule", info.id, level))
-                    )
+            entries = self._rule_entries(info.id, rule, found, ctx, lower=False)
+            if not _fits([d for _, d, _ in entries]):
+                # too wide for any ruleset natively: the condition is computed in Python
+                entries = self._rule_entries(info.id, rule, found, ctx, lower=True)
+            out.extend(entries)
+        return out
+
+    def _rule_entries(
+        self, rule_id: str, rule: ast.Rule, found: list[dict[str, Any]], ctx: _Ctx, lower: bool
+    ) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
+        """The rule and its severity rules `<rule>#<level>`, which fire with it."""
+        assert rule.when is not None
+        when = self.flag(rule.when, ctx) if lower else self.cond(rule.when, ctx)
+        out: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
+            (rule_id, _rule(_all_of([*found, when])), ("rule", rule_id, ""))
+        ]
+        for level, condition in rule.severity.options if rule.severity is not None else ():
+            if condition is None:
+                continue
+            test = self.flag(condition, ctx) if lower else self.cond(condition, ctx)
+            name = f"{rule_id}#{level}"
+            out.append((name, _rule(_all_of([*found, when, test])), ("rule", rule_id, level)))
         return out
 
 
