@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import uuid
 import warnings
 from collections import OrderedDict
@@ -64,6 +65,7 @@ log = logging.getLogger("bcm.service")
 
 MiB = 1024 * 1024
 BODY = "request"  # the name a body's problems give as their file
+STORE_RECHECK_SECONDS = 1.0
 T = TypeVar("T")
 
 # --- settings -------------------------------------------------------------------------------
@@ -635,7 +637,9 @@ class _LruHistories:
 
     @staticmethod
     def key(records: Any) -> str:
-        text = json.dumps(records, sort_keys=True, ensure_ascii=False, default=str)
+        # The same records in another key order only miss the cache; sorting keys would cost
+        # more than it saves.
+        text = json.dumps(records, default=str, check_circular=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> History | None:
@@ -667,6 +671,7 @@ class Service:
         self._store: Any = None
         self._store_lock = threading.Lock()
         self.reload_listeners: list[Callable[[], None]] = []
+        self._recent_histories: dict[str, tuple[float, History]] = {}
 
     # --- the pack
 
@@ -764,9 +769,22 @@ class Service:
             return self._store
 
     def stored_history(self, jurisdiction: str) -> History:
-        """The stored history of a jurisdiction, kept resident while the store is unchanged."""
+        """The stored history of a jurisdiction, kept resident while the store is unchanged.
+
+        Whether the store changed is asked at most once every STORE_RECHECK_SECONDS per
+        jurisdiction (the question costs a database round trip, a good part of a check); an
+        import through this service is seen at once, one by another process within that time.
+        """
+        now = time.monotonic()
+        recent = self._recent_histories.get(jurisdiction)
+        if recent is not None and now - recent[0] < STORE_RECHECK_SECONDS:
+            return recent[1]
         history: History = self.open_store().history(jurisdiction)
+        self._recent_histories[jurisdiction] = (now, history)
         return history
+
+    def store_changed(self) -> None:
+        self._recent_histories.clear()
 
     def inline_history(self, body: JsonBody, field: str = "history") -> History | None:
         """A history sent with the request, validated once per distinct content."""
@@ -1154,6 +1172,7 @@ def _work_import(service: Service, raw: bytes, jurisdiction: str) -> dict[str, A
     index = {r.id: n for n, r in enumerate(request.records)}
     try:
         result = store.import_records(request.records, replace=request.replace)
+        service.store_changed()
     except BcmError as err:
         located = [_import_problem(d, index) for d in err.diagnostics]
         if any(d.code == "H003" for d in located):

@@ -11,6 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from checker.api import History, Pack, load_pack
+from checker.documents import PolicyChange
+from checker.service import STORE_RECHECK_SECONDS
+from checker.store import Store
 
 from .conftest import RULES, TOKEN, AppFactory
 
@@ -205,3 +208,22 @@ def test_an_unreachable_store_is_a_503_and_inline_history_still_works(
     assert ready.status_code == 503
     assert "store" in ready.json()["detail"]
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_records_imported_by_another_process_are_seen_within_a_second(
+    make_client: AppFactory,
+    pack: Pack,
+    proposals: dict[str, Any],
+    history_records: list[dict[str, Any]],
+    tmp_path: Any,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    client = make_client(db=url)
+    proposal = proposals["conflict"]
+    before = client.post("/v1/check", json={"proposal": proposal}).json()
+    with Store(url) as other:  # as `bcm history import` would, beside the service
+        other.import_records([PolicyChange.model_validate(r) for r in history_records])
+    time.sleep(STORE_RECHECK_SECONDS + 0.1)
+    after = client.post("/v1/check", json={"proposal": proposal}).json()
+    assert after["findings"] != before["findings"]
+    assert after == pack.check(proposal, history_records).to_dict()
