@@ -100,8 +100,9 @@ def _plain_type(annotation: Any, field_name: str) -> Type:
         return Type("list", item=_type_of_annotation(item))
     if origin is dict:
         key, value = typing.get_args(annotation) or (str, Any)
+        # A map's `values` are its allowed keys (principle ids for assessments), None for any
+        # key; a key that is absent reads as null, so every entry of a map is nullable.
         keys = frozenset(str(v.value) for v in key) if _is_enum(key) else None
-        # A key that is absent reads as null: every entry of a map is nullable.
         return Type("map", values=keys, item=nullable(_type_of_annotation(value)))
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
