@@ -820,7 +820,11 @@ class Service:
             self._inline.put(key, history)
         return history
 
-    # --- running work within the time limit
+    # --- reading bodies, running work within the time limit
+
+    async def body(self, request: Request) -> bytes:
+        _require_json(request)
+        return await read_body(request, self.settings.max_body_bytes)
 
     async def run(self, work: Callable[[], T]) -> T:
         future = self.executor.submit(work)
@@ -1359,8 +1363,7 @@ def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"description": words.get(s, http.HTTPStatus(s).phrase)} for s in statuses}
 
 
-CHECK_ERRORS = (400, 401, 413, 415, 422, 503)
-WRITE_ERRORS = (400, 401, 413, 415, 422, 503)
+BODY_ERRORS = (400, 401, 413, 415, 422, 503)  # of any endpoint that reads a body
 
 
 class _Incidents:
@@ -1457,7 +1460,29 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_middleware(_Incidents)
     bodies: dict[tuple[str, str], type[BaseModel]] = {}
 
-    # --- errors
+    _error_handlers(app)
+    _check_routes(app, service, bodies)
+    _pack_routes(app, service, bodies)
+    _history_routes(app, service, bodies)
+    _health_and_docs_routes(app, service)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _openapi_document(app, service, bodies)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    def forget_description() -> None:
+        # The description names the pack's rules; a reloaded pack may have others.
+        app.openapi_schema = None
+
+    service.reload_listeners.append(forget_description)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error as a problem document."""
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, exc: ProblemError) -> Response:
@@ -1490,16 +1515,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             exc.status_code, None, detail, request.url.path, headers=exc.headers
         )
 
-    # --- checks
 
-    async def body_of(request: Request) -> bytes:
-        _require_json(request)
-        return await read_body(request, settings.max_body_bytes)
+def _check_routes(
+    app: FastAPI, service: Service, bodies: dict[tuple[str, str], type[BaseModel]]
+) -> None:
+    """POST /v1/check, /v1/check/batch, /v1/explain."""
 
     @app.post(
         "/v1/check",
         response_model=Report,
-        responses=_error_responses(*CHECK_ERRORS),
+        responses=_error_responses(*BODY_ERRORS),
         tags=["checks"],
         summary="Check one proposal",
     )
@@ -1507,7 +1532,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         """The report of one proposal: against the `history` sent, or else the stored history
         of the proposal's jurisdiction."""
         service.authorize(request, write=False)
-        raw = await body_of(request)
+        raw = await service.body(request)
         report = await service.run(lambda: _work_check(service, raw))
         return JSONResponse(report.to_dict())
 
@@ -1516,14 +1541,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.post(
         "/v1/check/batch",
         response_model=list[Report],
-        responses=_error_responses(*CHECK_ERRORS),
+        responses=_error_responses(*BODY_ERRORS),
         tags=["checks"],
         summary="Check several proposals",
     )
     async def check_batch(request: Request) -> Response:
         """One report per proposal, in the order given, all against one history."""
         service.authorize(request, write=False)
-        raw = await body_of(request)
+        raw = await service.body(request)
         reports = await service.run(lambda: _work_batch(service, raw))
         return JSONResponse([r.to_dict() for r in reports])
 
@@ -1532,20 +1557,24 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.post(
         "/v1/explain",
         response_model=Explanation,
-        responses=_error_responses(*CHECK_ERRORS),
+        responses=_error_responses(*BODY_ERRORS),
         tags=["checks"],
         summary="Explain one rule for one proposal",
     )
     async def explain(request: Request) -> Response:
         """Which conditions of one rule held for this proposal, and which did not."""
         service.authorize(request, write=False)
-        raw = await body_of(request)
+        raw = await service.body(request)
         found = await service.run(lambda: _work_explain(service, raw))
         return JSONResponse(found.model_dump(mode="json"))
 
     bodies[("/v1/explain", "post")] = ExplainRequest
 
-    # --- the pack
+
+def _pack_routes(
+    app: FastAPI, service: Service, bodies: dict[tuple[str, str], type[BaseModel]]
+) -> None:
+    """GET /v1/pack, POST /v1/pack/lint, POST /v1/pack/reload."""
 
     @app.get("/v1/pack", response_model=PackDescription, tags=["pack"], summary="The loaded pack")
     async def pack_description() -> Response:
@@ -1555,14 +1584,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.post(
         "/v1/pack/lint",
         response_model=LintResult,
-        responses=_error_responses(*CHECK_ERRORS),
+        responses=_error_responses(*BODY_ERRORS),
         tags=["pack"],
         summary="Lint rule text",
     )
     async def pack_lint(request: Request) -> Response:
         """Rule text in, diagnostics out (what `bcm lint` says), without writing anything."""
         service.authorize(request, write=False)
-        raw = await body_of(request)
+        raw = await service.body(request)
         result = await service.run(lambda: _work_lint(service, raw))
         return JSONResponse(result.model_dump(mode="json"))
 
@@ -1586,7 +1615,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             raise ProblemError(
                 422,
                 "pack-refused",
-                f"the rule pack in `{settings.rules}` has "
+                f"the rule pack in `{service.settings.rules}` has "
                 f"{_count(len(err.diagnostics), 'problem')}; {_pack_words(before)} stays in force",
                 err.diagnostics,
             ) from None
@@ -1599,7 +1628,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         )
         return JSONResponse(result.model_dump(mode="json"))
 
-    # --- history
+
+def _history_routes(
+    app: FastAPI, service: Service, bodies: dict[tuple[str, str], type[BaseModel]]
+) -> None:
+    """The history and the trajectory of a scope."""
 
     @app.get(
         "/v1/history/{jurisdiction}",
@@ -1641,7 +1674,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.post(
         "/v1/history/{jurisdiction}",
         response_model=ImportOutcome,
-        responses=_error_responses(409, *WRITE_ERRORS),
+        responses=_error_responses(409, *BODY_ERRORS),
         tags=["history"],
         summary="Import records",
     )
@@ -1653,7 +1686,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         are written in one transaction. The same record again is a no-op; the same id with
         other content is a 409 unless `replace`."""
         service.authorize(request, write=True)
-        raw = await body_of(request)
+        raw = await service.body(request)
         outcome = await service.run(lambda: _work_import(service, raw, jurisdiction))
         return JSONResponse(outcome)
 
@@ -1689,8 +1722,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 404, "not-found", f"the history of `{jurisdiction}` holds no record `{id}`"
             )
         return _RawJson(found)
-
-    # --- the trajectory
 
     @app.get(
         "/v1/trajectory/{jurisdiction}/{area}/{target}.svg",
@@ -1731,7 +1762,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         found = await service.run(lambda: _trajectory(service, jurisdiction, area, target))
         return JSONResponse(trajectory_model(found).model_dump(mode="json"))
 
-    # --- health
+
+def _health_and_docs_routes(app: FastAPI, service: Service) -> None:
+    """Health, readiness and the interactive docs (assets served here, no CDN)."""
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="The process answers")
     async def healthz() -> Response:
@@ -1747,7 +1780,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def readyz() -> Response:
         try:
             await service.run(lambda: service.open_store().revision())
-        except (BcmError, ProblemError, Exception) as err:  # any failure means: not ready
+        except Exception as err:  # whatever the store's failure, the answer is: not ready
             reason = err.detail if isinstance(err, ProblemError) else str(err)
             raise ProblemError(
                 503,
@@ -1757,8 +1790,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             ) from None
         ready = Readiness(status="ready", pack=service.pack.info, store="reachable")
         return JSONResponse(ready.model_dump(mode="json"))
-
-    # --- interactive docs, served from this process (no CDN)
 
     app.mount("/docs/assets", StaticFiles(directory=_swagger_assets()), name="docs-assets")
 
@@ -1776,20 +1807,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/docs")
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = _openapi_document(app, service, bodies)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-    def forget_description() -> None:
-        # The description names the pack's rules; a reloaded pack may have others.
-        app.openapi_schema = None
-
-    service.reload_listeners.append(forget_description)
-    return app
 
 
 def _pack_words(info: PackInfo) -> str:
