@@ -1,6 +1,11 @@
 """Step one: rule text to syntax tree. Lark (LALR, contextual lexer, strict) builds the parse
 tree from grammar/bcm.lark; a thin transformer turns it into the frozen nodes of `ast.py`.
 
+Spans: Lark's `propagate_positions` would do the bookkeeping on every reduction, two per token
+through the precedence chain, which was half of the parse time. Instead the tree keeps every
+token (`keep_all_tokens`) and `_build` gives each node the span from its first token to its last,
+keywords and parentheses included: the same spans, computed once per node.
+
 Syntax errors become diagnostics; common mistakes get named errors with a help line.
 """
 
@@ -8,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
+from collections.abc import Callable
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path as FsPath
@@ -38,9 +45,16 @@ def parser() -> Lark:
         parser="lalr",
         lexer="contextual",
         strict=True,
-        propagate_positions=True,
+        keep_all_tokens=True,  # spans from the tokens themselves: see the module's docstring
         maybe_placeholders=False,
     )
+
+
+@functools.cache
+def _named_terminals() -> frozenset[str]:
+    """The terminals the grammar names (NAME, STRING, COMPARE, ...): the tokens the transformer
+    is given; keywords and punctuation written in quotes only delimit."""
+    return frozenset(re.findall(r"^([A-Z][A-Z0-9_]*)(?:\.\d+)?\s*:", _grammar_text(), re.M))
 
 
 def _span_of(file: str, item: Any) -> Span:
@@ -54,21 +68,17 @@ def _span_of(file: str, item: Any) -> Span:
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPED = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
 def unquote(token: str) -> str:
-    """The value of a string literal: `\\"`, `\\\\`, `\\n` and `\\t` escapes, triple quotes."""
+    """The value of a string literal: `\\"`, `\\\\`, `\\n` and `\\t` escapes, triple quotes.
+    Any other backslash stays as written."""
     body = token[3:-3] if token.startswith('"""') else token[1:-1]
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\"}.get(nxt, "\\" + nxt))
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    if "\\" not in body:
+        return body
+    return _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(0)), body)
 
 
 class _Build(Transformer[Token, Any]):
@@ -313,10 +323,82 @@ class _Build(Transformer[Token, Any]):
         )
 
 
+class _Meta:
+    """Where a parse tree node stands: what `_Build`'s methods read as `meta`."""
+
+    __slots__ = ("column", "empty", "end_column", "end_line", "line")
+
+    def __init__(self, first: Token | None, last: Token | None):
+        self.empty = first is None or last is None
+        if first is not None and last is not None:
+            self.line, self.column = first.line, first.column
+            self.end_line, self.end_column = last.end_line, last.end_column
+
+
+def _build(
+    tree: Tree[Token], callbacks: dict[str, Callback], named: frozenset[str]
+) -> tuple[Any, Token | None, Token | None]:
+    """The node of `tree`, with its first and last token (None for a node without text)."""
+    children: list[Any] = []
+    first: Token | None = None
+    last: Token | None = None
+    for child in tree.children:
+        if isinstance(child, Tree):
+            value, child_first, child_last = _build(child, callbacks, named)
+            if child_first is None:
+                children.append(value)
+                continue
+        else:
+            value = child_first = child_last = child
+            if child.type not in named:  # a keyword or punctuation: part of the span only
+                first = first or child
+                last = child
+                continue
+        children.append(value)
+        first = first or child_first
+        last = child_last
+    data = str(tree.data)
+    if data == "atom":  # `( expr )`: the parentheses widen the parent's span, not the node's
+        return children[0], first, last
+    callback = callbacks.get(data)
+    if callback is None:
+        return Tree(data, children), first, last
+    return callback(children, _Meta(first, last)), first, last
+
+
+Callback = Callable[[list[Any], _Meta], Any]
+
+
+def _callbacks(build: _Build) -> dict[str, Callback]:
+    # Looked up once per file: a `v_args` method is wrapped anew at every attribute access.
+    out: dict[str, Callback] = {}
+    for name in vars(_Build):
+        if name.startswith("_") or name == "sp":
+            continue
+        method = getattr(build, name)
+        wrapper = getattr(method, "visit_wrapper", None)
+        out[name] = _with_meta(method, name, wrapper) if wrapper else _without_meta(method)
+    return out
+
+
+def _with_meta(method: Any, name: str, wrapper: Any) -> Callback:
+    def call(children: list[Any], meta: _Meta) -> Any:
+        return wrapper(method, name, children, meta)
+
+    return call
+
+
+def _without_meta(method: Any) -> Callback:
+    def call(children: list[Any], _meta: _Meta) -> Any:
+        return method(children)
+
+    return call
+
+
 def _transform(tree: Tree[Token], file: str) -> tuple[ast.RuleFile, list[Diagnostic]]:
     build = _Build(file)
     principles, params, defines = [], [], []
-    top = build.transform(tree)
+    top, _, _ = _build(tree, _callbacks(build), _named_terminals())
     for item in top.children:
         if isinstance(item, ast.Principle):
             principles.append(item)
@@ -471,8 +553,27 @@ def parse(text: str, file: str = "<text>") -> ast.RuleFile:
 def parse_with_comments(text: str, file: str = "<text>") -> tuple[ast.RuleFile, list[ast.Comment]]:
     """Parse and keep the comments aside (for the formatter)."""
     node = parse(text, file)
+    return node, comments_of(text)
+
+
+# In a text that parses, a `#` starts a comment unless it is inside a string, and a `"` starts
+# a string unless it is inside a comment: scanning for both, in order, finds every comment.
+# (Lark's own `lex(dont_ignore=True)` builds and checks a new lexer at every call.)
+_STRING_OR_COMMENT = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|(?P<comment>#[^\n]*)'
+)
+
+
+def comments_of(text: str) -> list[ast.Comment]:
+    """The comments of a rule text that parses, with their line and column (from 1)."""
     comments = []
-    for token in parser().lex(text, dont_ignore=True):
-        if token.type == "COMMENT":
-            comments.append(ast.Comment(token.line or 1, token.column or 1, str(token)))
-    return node, comments
+    line, line_start, counted = 1, 0, 0
+    for match in _STRING_OR_COMMENT.finditer(text):
+        if match.group("comment") is None:
+            continue
+        start = match.start()
+        line += text.count("\n", counted, start)
+        line_start = text.rfind("\n", 0, start) + 1
+        counted = start
+        comments.append(ast.Comment(line, start - line_start + 1, match.group()))
+    return comments
