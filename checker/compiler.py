@@ -937,14 +937,17 @@ def _strip_key(key: str) -> str:
 
 
 def _expression(form: _Linear, ref_json: Any) -> Any:
-    """A linear form as a durable operand: a constant, a reference, or `$add`/`$sub` of them."""
+    """A linear form as a durable operand: a constant, a reference, or `$add`/`$sub` of them.
+
+    Constants are folded: durable takes an expression of constants alone for a reference to
+    another fact and never evaluates it as a number."""
+    if not form.terms:
+        return form.const
     items: list[tuple[int, Any]] = []
     for ref, coef in form.terms:
         items.extend([(1 if coef > 0 else -1, ref_json(ref))] * abs(coef))
     if form.const:
         items.append((1 if form.const > 0 else -1, abs(form.const)))
-    if not items:
-        return 0
     positives = [i for i, (sign, _) in enumerate(items) if sign > 0]
     acc: Any = items.pop(positives[0])[1] if positives else 0
     for sign, operand in items:
@@ -1317,8 +1320,16 @@ def join_term_keys(definition: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     for term in rule_patterns(definition)[1]["$and"]:
         for atom in term["$or"] if set(term) == {"$or"} else [term]:
             if _join_refs(atom):
-                record_keys.update(k for k in _property_names(atom) if k not in proposal_keys)
+                record_keys.add(_tested_key(atom))
     return record_keys, proposal_keys
+
+
+def _tested_key(atom: Mapping[str, Any]) -> str:
+    """The property an atom tests: `{key: value}` or `{"$op": {key: value}}`."""
+    key, value = next(iter(atom.items()))
+    if key.startswith("$") and isinstance(value, Mapping):
+        return str(next(iter(value)))
+    return str(key)
 
 
 def _join_refs(h_pattern: Any) -> list[Any]:

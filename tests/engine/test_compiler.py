@@ -169,6 +169,16 @@ NATIVE = [
     ),
     ('proposal.id == "JP-1"', {"r.id": "JP-1"}, "the document's id is not durable's `id`"),
     (
+        "0 < proposal.impact.expected_inflow + 18000",
+        {
+            "$and": [
+                {"$neq": {"r.impact.expected_inflow": None}},
+                {"$gt": {"r.impact.expected_inflow": -18000}},
+            ]
+        },
+        "constants are folded: durable never evaluates an expression of constants alone",
+    ),
+    (
         "proposal.impact.expected_inflow >= cap",
         {"$gte": {"r.impact.expected_inflow": {"$m": "_p.cap"}}},
         "a whole parameter travels in the fact",
