@@ -114,8 +114,8 @@ def _receive(conn: Connection) -> dict[str, Any]:
 def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
     """A worker: load, compile, build the engine, then answer requests until told to stop.
 
-    `faults` is BCM_TEST_FAULTS=1 in the environment that started the pool: a forkserver's
-    children inherit the server's environment, not the parent's of the moment."""
+    `faults` is BCM_TEST_FAULTS=1 in the environment that started the pool, passed on: a
+    forkserver's children inherit the server's environment, not the pool's."""
     from checker.compiler import compile_pack
     from checker.engine import Engine, EngineError
     from checker.lang.pack import load_checked_pack
@@ -224,6 +224,8 @@ class WorkerPool:
         self.evaluator = Evaluator(self.pack)
         self.timeout = timeout
         self.size = workers
+        # the test hook, fixed when the pool starts: its replacement workers behave alike
+        self._faults = os.environ.get(FAULTS_ENV) == "1"
         self._indexes: dict[str, HistoryIndex] = {}
         self._index_lock = threading.Lock()
         self._closed = False
@@ -242,10 +244,9 @@ class WorkerPool:
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        faults = os.environ.get(FAULTS_ENV) == "1"
         process = self._ctx.Process(
             target=_worker_main,
-            args=(child, self.pack_path, faults),
+            args=(child, self.pack_path, self._faults),
             name="bcm-worker",
             daemon=True,
         )
