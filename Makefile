@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' >/dev/null 2>&1; then \
 	echo $$p; break; fi; done)
 
-.PHONY: demo test lint typecheck unit custom-pack fuzz bench mutation clean
+.PHONY: demo test lint typecheck unit ja-fonts custom-pack fuzz bench mutation clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) ja-fonts
 	@bash scripts/demo.sh
 
 test: $(STAMP) lint typecheck unit custom-pack
@@ -36,8 +36,33 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# A font with Japanese glyphs for the Japanese words of trajectory charts (fonts-ipafont-gothic,
+# 3.5 MB) from the distribution's packages, when none is installed and we are root; without one,
+# charts are drawn with English words.
+JA_FONTS = if ! $(BIN)/python -c 'from checker.trajectory import japanese_font as f; raise SystemExit(f() is None)' \
+	  && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing fonts-ipafont-gothic for the Japanese words of charts"; \
+	  { apt-get install -y -qq --no-install-recommends fonts-ipafont-gothic \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-ipafont-gothic; }; \
+	  } >/dev/null 2>&1 || echo "could not install it: charts will have English words"; \
+	fi
+
+ja-fonts: $(STAMP)
+	@export DEBIAN_FRONTEND=noninteractive; $(JA_FONTS)
+
+# With CI=true or BCM_TEST_POSTGRES=1 the store and service tests run against PostgreSQL too: a
+# throwaway server on loopback (scripts/postgres.sh installs PostgreSQL first if it must), stopped
+# after. Without them, and without BCM_TEST_POSTGRES_URL, those tests are skipped, saying so.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	@if [ -z "$$BCM_TEST_POSTGRES_URL" ] && { [ "$$CI" = true ] || [ "$$BCM_TEST_POSTGRES" = 1 ]; }; then \
+	  url=$$(bash scripts/postgres.sh start) || exit $$?; \
+	  trap 'bash scripts/postgres.sh stop' EXIT; \
+	  echo "PostgreSQL for the tests: $$url"; \
+	  if [ "$$CI" = true ]; then export DEBIAN_FRONTEND=noninteractive; $(JA_FONTS); fi; \
+	  BCM_TEST_POSTGRES_URL=$$url $(BIN)/pytest -q; \
+	else \
+	  $(BIN)/pytest -q; \
+	fi
 
 # A user's project outside this repository's tests, using the shipped step library.
 custom-pack: $(STAMP)

@@ -177,12 +177,15 @@ def _cell_starts(text: str) -> list[int]:
     """Where each cell of a CSV row starts in its text (offsets), honouring quotes."""
     starts = [0]
     quoted = False
-    for i, ch in enumerate(text):
-        if ch == '"':
+    for mark in _QUOTE_OR_COMMA.finditer(text):
+        if mark.group() == '"':
             quoted = not quoted
-        elif ch == "," and not quoted:
-            starts.append(i + 1)
+        elif not quoted:
+            starts.append(mark.end())
     return starts
+
+
+_QUOTE_OR_COMMA = re.compile(r'[",]')
 
 
 def _offset_location(text: str, offset: int, first_line: int) -> tuple[int, int]:

@@ -98,6 +98,11 @@ def record_json(record: PolicyChange, indent: int | None = None) -> str:
     return _json_text(record.model_dump(mode="python"), indent)
 
 
+def json_text(value: Any, indent: int | None = None) -> str:
+    """Any JSON-ready value (decimals, dates and enums included) as JSON text, numbers exact."""
+    return _json_text(value, indent)
+
+
 def _json_text(value: Any, indent: int | None = None, depth: int = 0) -> str:
     if value is None:
         return "null"

@@ -28,6 +28,7 @@ from checker.documents import Direction, Magnitude, PolicyChange, Status
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.backend_bases import RendererBase
+    from matplotlib.figure import Figure
     from matplotlib.text import Annotation
 
 STEP_HEIGHT: dict[Magnitude, Decimal] = {
@@ -366,29 +367,42 @@ def chart(t: Trajectory, format: str = "svg", lang: str = "en") -> tuple[bytes, 
     import io
 
     import matplotlib as mpl
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     if format not in CHART_FORMATS:
         raise ValueError(f"a chart is drawn as svg or png, not `{format}`")
     font = japanese_font() if lang == "ja" else None
     used = "ja" if font is not None else "en"
-    families = ["DejaVu Sans", font] if font else ["DejaVu Sans"]
-    with mpl.rc_context(
-        {
-            "font.family": families,
-            "svg.hashsalt": "bcm-trajectory",
-            "svg.fonttype": "path",
-            "axes.unicode_minus": True,
-        }
-    ):
-        figure = Figure(figsize=(11, 6), dpi=150)
-        FigureCanvasAgg(figure)
-        _plot(figure, t, used)
+    with mpl.rc_context(_style(font)):
+        drawn = figure(t, used, font)
         buffer = io.BytesIO()
         metadata: dict[str, Any] = {"Date": None} if format == "svg" else {"Software": None}
-        figure.savefig(buffer, format=format, metadata=metadata)
+        drawn.savefig(buffer, format=format, metadata=metadata)
     return buffer.getvalue(), used
+
+
+def _style(font: str | None) -> Any:  # matplotlib types rc keys as literals
+    return {
+        "font.family": ["DejaVu Sans", font] if font else ["DejaVu Sans"],
+        "svg.hashsalt": "bcm-trajectory",
+        "svg.fonttype": "path",
+        "axes.unicode_minus": True,
+    }
+
+
+def figure(t: Trajectory, lang: str = "en", font: str | None = None) -> Figure:
+    """The chart as a matplotlib Figure (no pyplot, no global state), laid out and labelled.
+
+    `font` is the family for Japanese glyphs (see `japanese_font`); words are in `lang`.
+    """
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with mpl.rc_context(_style(font)):
+        drawn = Figure(figsize=(11, 6), dpi=150)
+        FigureCanvasAgg(drawn)
+        _plot(drawn, t, lang)
+    return drawn
 
 
 def _plot(figure: Any, t: Trajectory, lang: str) -> None:

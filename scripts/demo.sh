@@ -22,3 +22,11 @@ expect_findings $bcm check $ex/proposals/demo-conflict.json --history $ex/histor
 echo
 echo "== 5. Thirty years of real changes, each checked against the history before it"
 expect_findings $bcm check $ex/[0-9]*.json --history $ex/history.jsonl --summary
+echo
+echo "== 6. The history in a store: examples/jp imported into a fresh one, a trajectory charted"
+store=$(mktemp -d)
+trap 'rm -rf "$store"' EXIT
+$bcm history import $ex/history.jsonl --db "$store/bcm.db"
+mkdir -p out
+$bcm trajectory --jurisdiction JP --area border_control --target all_migrants \
+  --db "$store/bcm.db" --lang ja --chart out/trajectory-jp-border_control-all_migrants.png

@@ -1,0 +1,1 @@
+"""The policy history store, its import and export, and the trajectory."""
