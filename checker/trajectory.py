@@ -423,9 +423,12 @@ def _plot(figure: Any, t: Trajectory, lang: str) -> None:
 
     days = [c.on for c in t.changes]
     levels = [float(c.level) for c in t.changes]
-    span = max((days[-1] - days[0]).days, 365)
+    # The time axis covers the changes and the elections their records name (each is the next
+    # election after a proposal, so never far off).
+    first, last = min(days[0], *t.elections), max(days[-1], *t.elections)
+    span = max((last - first).days, 365)
     margin = dt.timedelta(days=max(span // 12, 180))
-    start, end = days[0] - margin, days[-1] + margin
+    start, end = first - margin, last + margin
     xs = [start, *days, end]
     ys = [0.0, *levels, levels[-1]]
     ax.step(xs, ys, where="post", color="#2166ac", linewidth=2.2, zorder=3)
