@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import threading
 from collections import OrderedDict
@@ -102,12 +103,17 @@ class _Residency:
     least recently first."""
 
     def __init__(self, capacity: int) -> None:
-        pool = [f"s{n}" for n in range(capacity)]
-        hashes = {fnv1a32(s) for s in pool}
-        if len(hashes) != len(pool):
-            raise EngineError("the sid pool has colliding hashes")
-        self.free: list[str] = list(reversed(pool))
+        self.free: list[str] = list(reversed(_sid_pool(capacity)))
         self.live: OrderedDict[tuple[str, tuple[str, ...]], _Resident] = OrderedDict()
+
+
+@functools.cache
+def _sid_pool(capacity: int) -> tuple[str, ...]:
+    """`capacity` sids whose 32-bit hashes differ: colliding sids would share one state."""
+    pool = tuple(f"s{n}" for n in range(capacity))
+    if len({fnv1a32(s) for s in pool}) != len(pool):
+        raise EngineError("the sid pool has colliding hashes")
+    return pool
 
 
 # --- values entering the engine -------------------------------------------------------------
