@@ -506,8 +506,8 @@ def _candidates() -> list[tuple[int, int, str]]:
 def _label_changes(
     figure: Any, ax: Axes, t: Trajectory, lang: str, obstacles: list[tuple[float, ...]]
 ) -> None:
-    """Put each label where it overlaps no other label, marker, step or election date, and
-    inside the axes.
+    """Put each label where it covers no other label, marker, step or election date, inside
+    the axes, and where its leader line (if it needs one) crosses no label, marker or leader.
 
     Candidates go out from the point, above and below, centred or to one side; the first free
     one wins. Marked changes (reversals, oscillations) are placed first so they get the closest
@@ -516,43 +516,60 @@ def _label_changes(
     """
     renderer = figure.canvas.get_renderer()
     ax_box = ax.get_window_extent(renderer)
-    taken = list(obstacles)
-    labels: list[tuple[float, ...]] = []
+    points: dict[str, tuple[float, float]] = {}
+    markers: dict[str, tuple[float, ...]] = {}
     for change in t.changes:
-        # A marker occupies the box around its point (the rings of marks are larger).
         x, y = ax.transData.transform((_x(change.on), float(change.level)))
+        points[change.record.id] = (float(x), float(y))
+        # A marker occupies the box around its point (the rings of marks are larger).
         size = 22 if change.oscillation else 15 if change.reversal else 7
         half = size * figure.dpi / 72 / 2 + 1
-        taken.append((x - half, y - half, x + half, y + half))
+        markers[change.record.id] = (x - half, y - half, x + half, y + half)
+    labels: list[tuple[float, ...]] = []
+    leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
     labelled = [c for c in t.changes if c.reversal or c.oscillation]
     if len(t.changes) <= 40:
         labelled += [c for c in t.changes if not (c.reversal or c.oscillation)]
     for change in labelled:
         text, colour = _label_text(change, lang)
         weight = "bold" if change.reversal or change.oscillation else "normal"
+        point = points[change.record.id]
+        others = [box for key, box in markers.items() if key != change.record.id]
         placed = False
         for dx, dy, ha in _candidates():
             label = _annotation(ax, change, text, colour, weight, dx, dy, ha)
             box = _box(label, renderer)
+            label.remove()
             inside = (
                 box[0] >= ax_box.x0
                 and box[2] <= ax_box.x1
                 and box[1] >= ax_box.y0
                 and box[3] <= ax_box.y1
             )
-            label.remove()
-            if not inside or any(_overlap(box, other) for other in taken):
+            if not inside or any(
+                _overlap(box, other) for other in (*obstacles, *markers.values(), *labels)
+            ):
                 continue
-            # Away from its point a label gets a leader line back to it, which must not run
-            # through another label.
+            if any(_segment_hits_box(a, b, box) for a, b in leaders):
+                continue
+            # Away from its point a label gets a leader line back to it.
             far = abs(dy) > 14 or abs(dx) > 20
-            x, y = ax.transData.transform((_x(change.on), float(change.level)))
-            point = (float(x), float(y))
-            if far and any(_crosses(point, box, other) for other in labels):
+            leader = (point, _nearest(point, box))
+            if far and (
+                any(_segment_hits_box(*leader, other) for other in (*labels, *others))
+                or any(_segments_cross(leader, other) for other in leaders)
+            ):
                 continue
-            taken.append(box)
             labels.append(box)
-            _annotation(ax, change, text, colour, weight, dx, dy, ha, leader=far)
+            if far:
+                leaders.append(leader)
+            # The leader starts at the point of the label nearest to the change (matplotlib
+            # would start it from the label's centre, across whatever lies between).
+            start = (
+                (leader[1][0] - box[0]) / (box[2] - box[0]),
+                (leader[1][1] - box[1]) / (box[3] - box[1]),
+            )
+            _annotation(ax, change, text, colour, weight, dx, dy, ha, start if far else None)
             placed = True
             break
         if not placed:
@@ -602,8 +619,10 @@ def _annotation(
     dx: int,
     dy: int,
     ha: str,
-    leader: bool = False,
+    leader: tuple[float, float] | None = None,
 ) -> Annotation:
+    """A change's label; with `leader`, a line to the change from that point of the label
+    (fractions of its width and height)."""
     return ax.annotate(
         text,
         xy=(_x(change.on), float(change.level)),
@@ -617,8 +636,15 @@ def _annotation(
         linespacing=1.2,
         annotation_clip=False,
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
-        arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.7, "shrinkB": 6}
-        if leader
+        arrowprops={
+            "arrowstyle": "-",
+            "color": "#999999",
+            "linewidth": 0.7,
+            "shrinkA": 0,
+            "shrinkB": 6,
+            "relpos": leader,
+        }
+        if leader is not None
         else None,
         zorder=7,
     )
@@ -629,15 +655,44 @@ def _box(label: Annotation, renderer: RendererBase) -> tuple[float, ...]:
     return (extent.x0 - 2, extent.y0 - 2, extent.x1 + 2, extent.y1 + 2)
 
 
-def _crosses(point: Sequence[float], box: Sequence[float], other: Sequence[float]) -> bool:
-    """Whether the leader from a point to the centre of a label's box runs through another."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    for n in range(1, 40):
-        f = n / 40
-        x, y = point[0] + (cx - point[0]) * f, point[1] + (cy - point[1]) * f
-        if other[0] <= x <= other[2] and other[1] <= y <= other[3]:
-            return True
-    return False
+def _nearest(point: tuple[float, float], box: Sequence[float]) -> tuple[float, float]:
+    """The point of a box nearest to a point: where a leader line meets its label."""
+    return (min(max(point[0], box[0]), box[2]), min(max(point[1], box[1]), box[3]))
+
+
+def _segment_hits_box(a: tuple[float, float], b: tuple[float, float], box: Sequence[float]) -> bool:
+    """Whether the segment from a to b passes through the box (Liang-Barsky clipping)."""
+    low, high = 0.0, 1.0
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    for p, q in (
+        (-dx, a[0] - box[0]),
+        (dx, box[2] - a[0]),
+        (-dy, a[1] - box[1]),
+        (dy, box[3] - a[1]),
+    ):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            low = max(low, r)
+        else:
+            high = min(high, r)
+        if low > high:
+            return False
+    return True
+
+
+def _segments_cross(
+    s: tuple[tuple[float, float], tuple[float, float]],
+    u: tuple[tuple[float, float], tuple[float, float]],
+) -> bool:
+    def turn(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    (a, b), (c, d) = s, u
+    return turn(a, b, c) * turn(a, b, d) < 0 and turn(c, d, a) * turn(c, d, b) < 0
 
 
 def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from matplotlib.text import Annotation
+from matplotlib.dates import date2num
+from matplotlib.text import Annotation, Text
+from matplotlib.transforms import Bbox
 
 from checker.cli import main
 from checker.documents import PolicyChange
@@ -169,14 +171,21 @@ CROWDED = scope(
 
 
 def labels_of(t: Trajectory, lang: str = "en") -> tuple[Any, list[Annotation], list[Any]]:
+    """The chart's axes, its labels of changes and their text boxes (leader lines left out)."""
     drawn = figure(t, lang, japanese_font() if lang == "ja" else None)
+    drawn.canvas.draw()  # type: ignore[attr-defined]
     renderer = drawn.canvas.get_renderer()  # type: ignore[attr-defined]
     ax = drawn.axes[0]
     labels = [a for a in ax.texts if isinstance(a, Annotation) and a.get_text().startswith("T-")]
-    return ax, labels, [a.get_window_extent(renderer) for a in labels]
+    return ax, labels, [Text.get_window_extent(a, renderer) for a in labels]
 
 
-def test_every_change_is_labelled_and_no_two_labels_overlap() -> None:
+def passes_through(segment: Any, box: Any) -> bool:
+    (x0, y0), (x1, y1) = segment
+    return any(box.contains(x0 + (x1 - x0) * f / 100, y0 + (y1 - y0) * f / 100) for f in range(101))
+
+
+def test_every_change_is_labelled_and_no_label_covers_another() -> None:
     assert len(CROWDED.reversals) == 9 and len(CROWDED.oscillations) == 7
     ax, labels, boxes = labels_of(CROWDED)
     assert sorted(a.get_text().split("\n")[0] for a in labels) == sorted(
@@ -187,6 +196,23 @@ def test_every_change_is_labelled_and_no_two_labels_overlap() -> None:
             assert not a.overlaps(b), (a, b)
     frame = ax.get_window_extent()
     assert all(frame.contains(b.x0, b.y0) and frame.contains(b.x1, b.y1) for b in boxes)
+    # no label covers the point of another change
+    points = {c.record.id: ax.transData.transform((date2num(c.on), float(c.level))) for c in
+              CROWDED.changes}  # fmt: skip
+    for label, box in zip(labels, boxes, strict=True):
+        own = label.get_text().split("\n")[0]
+        assert not any(box.contains(*p) for key, p in points.items() if key != own), own
+    # a leader line runs from its label to its own change, through no other label
+    leaders = [(a, a.arrow_patch.get_path().vertices) for a in labels if a.arrow_patch]
+    assert leaders, "the crowded chart needs some leader lines"
+    for label, vertices in leaders:
+        segment = (vertices[0], vertices[-1])
+        own = label.get_text().split("\n")[0]
+        assert abs(vertices[-1] - points[own]).max() < 20
+        others = [box for a, box in zip(labels, boxes, strict=True) if a is not label]
+        others += [Bbox.from_extents(x - 8, y - 8, x + 8, y + 8) for key, (x, y) in
+                   points.items() if key != own]  # fmt: skip
+        assert not any(passes_through(segment, box) for box in others), own
 
 
 def test_labels_carry_the_date_and_the_marks() -> None:
