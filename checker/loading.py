@@ -8,9 +8,10 @@ what was found and what was expected. YAML is read safely: no object tags, no al
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -37,6 +38,16 @@ class RawDocument:
     path: PathKey  # where the document itself stands in the file, e.g. (3,) in a list
     positions: dict[PathKey, Location]
     key_positions: dict[PathKey, Location]
+    # Finding positions costs a second walk over the text; a record that validates never
+    # needs them, so JSON documents index themselves only when a problem must be located.
+    indexer: Callable[[], tuple[dict[PathKey, Location], dict[PathKey, Location]]] | None = None
+
+    def located(self) -> tuple[dict[PathKey, Location], dict[PathKey, Location]]:
+        if self.indexer is not None and not self.positions:
+            pos, keys = self.indexer()
+            self.positions.update(pos)
+            self.key_positions.update(keys)
+        return self.positions, self.key_positions
 
 
 # --- paths ----------------------------------------------------------------------------------
@@ -140,6 +151,18 @@ class _JsonIndexer:
         value, end = json.decoder.scanstring(self.text, self.i + 1)  # type: ignore[attr-defined]
         self.i = end
         return str(value)
+
+
+def _index_json(
+    text: str, base_line: int, prefix: PathKey
+) -> tuple[dict[PathKey, Location], dict[PathKey, Location]]:
+    indexer = _JsonIndexer(text, base_line=base_line)
+    with contextlib.suppress(IndexError, RecursionError):
+        indexer.value(())
+    return (
+        {(*prefix, *k): v for k, v in indexer.positions.items()},
+        {(*prefix, *k): v for k, v in indexer.key_positions.items()},
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -416,15 +439,15 @@ def read_raw_documents(
                     [Diagnostic("D002", "the JSON is nested too deeply", Span.point(file, 1, 1))]
                 ) from None
             raise BcmError([_json_error(file, text, err)]) from None
-        indexer = _JsonIndexer(text)
-        with contextlib.suppress(IndexError, RecursionError):
-            indexer.value(())
-        positions, keys = indexer.positions, indexer.key_positions
+        json_text = text
+        index = functools.cache(lambda: _index_json(json_text, 1, ()))
+        positions, keys = {}, {}
+    lazy = index if fmt == "json" else None
     if isinstance(data, list):
         for n, item in enumerate(data):
-            yield RawDocument(item, file, (n,), positions, keys)
+            yield RawDocument(item, file, (n,), positions, keys, lazy)
     else:
-        yield RawDocument(data, file, (), positions, keys)
+        yield RawDocument(data, file, (), positions, keys, lazy)
 
 
 def _read_jsonl(p: Path, file: str, max_bytes: int) -> Iterator[RawDocument]:
@@ -457,13 +480,9 @@ def _read_jsonl(p: Path, file: str, max_bytes: int) -> Iterator[RawDocument]:
             except (ValueError, RecursionError) as err:
                 problems.append(_json_error(file, text, err, base_line=lineno))
                 continue
-            indexer = _JsonIndexer(text, base_line=lineno)
-            with contextlib.suppress(IndexError, RecursionError):
-                indexer.value(())
-            pos = {(n, *k): v for k, v in indexer.positions.items()}
-            keys = {(n, *k): v for k, v in indexer.key_positions.items()}
             if not problems:
-                yield RawDocument(data, file, (n,), pos, keys)
+                index = functools.partial(_index_json, text, lineno, (n,))
+                yield RawDocument(data, file, (n,), {}, {}, index)
             n += 1
     if problems:
         raise BcmError(problems)
@@ -591,7 +610,7 @@ def validate(
     """Validate one raw document; return the model (or None) and every problem found."""
     if not isinstance(raw.data, dict):
         what = "a list" if isinstance(raw.data, list) else _found(raw.data)
-        line, col = raw.positions.get(raw.path, (1, 1))
+        line, col = raw.located()[0].get(raw.path, (1, 1))
         return None, [
             Diagnostic(
                 "D010",
@@ -617,13 +636,13 @@ def validate(
                 message = f"{_found(e.get('input'))} is not a valid key of `{loc[-2]}`"
             full = (*raw.path, *loc)
             if e["type"] == "extra_forbidden" or is_key:
-                at = raw.key_positions.get(full) or raw.positions.get(full)
+                at = raw.located()[1].get(full) or raw.located()[0].get(full)
                 width = len(str(loc[-1])) + 2
             elif e["type"] == "missing":
-                at = raw.positions.get(full[:-1]) or raw.positions.get(raw.path)
+                at = raw.located()[0].get(full[:-1]) or raw.located()[0].get(raw.path)
                 width = 1
             else:
-                at = raw.positions.get(full)
+                at = raw.located()[0].get(full)
                 width = (
                     len(json.dumps(e.get("input"), ensure_ascii=False, default=str)) if at else 1
                 )
@@ -650,7 +669,7 @@ def load_documents(
             for raw in read_raw_documents(path, max_bytes):
                 doc, found = validate(raw, root)
                 if require_status and isinstance(raw.data, dict) and "status" not in raw.data:
-                    line, col = raw.positions.get(raw.path, (1, 1))
+                    line, col = raw.located()[0].get(raw.path, (1, 1))
                     found.append(
                         Diagnostic(
                             "D101",
