@@ -23,6 +23,7 @@ import http
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -31,6 +32,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -547,7 +549,44 @@ def parse_json(body: bytes) -> JsonBody:
         raise ProblemError(
             400, "malformed", "the body is not valid JSON", [_json_error(BODY, text, err)]
         ) from None
+    if _LARGE_EXPONENT.search(text):
+        problems = list(_numbers_out_of_range(data, ()))
+        if problems:
+            raise _invalid(problems)
     return JsonBody(data, text)
+
+
+# JSON allows 1e999999999, and an exact decimal holds it; but turning it into a whole number,
+# or writing it out in full, takes a long time and much memory in one thread that holds the
+# interpreter. No figure of a policy document comes near 10^1000.
+MAX_EXPONENT = 1000
+_LARGE_EXPONENT = re.compile(r"[0-9][eE][+-]?0*[0-9]{4,}")
+
+
+def _numbers_out_of_range(value: Any, path: tuple[str | int, ...]) -> Iterator[Diagnostic]:
+    if isinstance(value, Decimal):
+        if value.is_finite() and abs(value.adjusted()) > MAX_EXPONENT:
+            yield _out_of_range(str(value), path)
+    elif isinstance(value, str):
+        # A parameter override is a number written as text ("1e9999999 days").
+        if path[:1] == ("params",) and _LARGE_EXPONENT.search(value):
+            yield _out_of_range(value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers_out_of_range(item, (*path, key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _numbers_out_of_range(item, (*path, n))
+
+
+def _out_of_range(shown: str, path: tuple[str | int, ...]) -> Diagnostic:
+    return Diagnostic(
+        "A013",
+        f"`{shown[:40]}` is out of range: numbers stay within 10^-{MAX_EXPONENT} and "
+        f"10^{MAX_EXPONENT}",
+        path=format_path("", path),
+        help="write the figure as it is measured, without an exponent this large",
+    )
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -135,6 +135,22 @@ def cases(p: dict[str, Any], record: dict[str, Any]) -> list[Case]:
             [("proposal.effective_on", "D104", "is not a calendar date")],
         ),
         Case(
+            "a figure too large to compute with (it would hold a thread for minutes)",
+            json.dumps({"proposal": proposal_with(p, impact__expected_inflow=0)})
+            .replace('"expected_inflow": 0', '"expected_inflow": 1e999999999')
+            .encode(),
+            422,
+            "invalid",
+            [("proposal.impact.expected_inflow", "A013", "`1E+999999999` is out of range")],
+        ),
+        Case(
+            "a parameter too large to compute with",
+            {"proposal": p, "params": {"reversal_window": "1e99999999 days"}},
+            422,
+            "invalid",
+            [("params.reversal_window", "A013", "is out of range")],
+        ),
+        Case(
             "a history record without status",
             {"proposal": p, "history": [proposal_with(record, status=REMOVE)]},
             422,
