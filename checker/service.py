@@ -549,11 +549,51 @@ def parse_json(body: bytes) -> JsonBody:
         raise ProblemError(
             400, "malformed", "the body is not valid JSON", [_json_error(BODY, text, err)]
         ) from None
+    deepest = _deepest(data)
+    if deepest is not None:
+        raise _invalid(
+            [
+                Diagnostic(
+                    "A014",
+                    f"a value is nested more than {MAX_DEPTH} levels deep",
+                    path=format_path("", deepest),
+                    help="a policy-change document is a few levels deep; flatten `extensions`",
+                )
+            ]
+        )
     if _LARGE_EXPONENT.search(text):
         problems = list(_numbers_out_of_range(data, ()))
         if problems:
             raise _invalid(problems)
     return JsonBody(data, text)
+
+
+# The document model and the rule engine walk values recursively; far below the depth where
+# that fails, no document has any use for more.
+MAX_DEPTH = 64
+
+
+def _deepest(data: Any) -> tuple[str | int, ...] | None:
+    """The path of a value nested deeper than MAX_DEPTH, or None."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return _path_deeper_than(data, MAX_DEPTH)
+        items = value.values() if isinstance(value, dict) else value
+        stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return None
+
+
+def _path_deeper_than(data: Any, depth: int) -> tuple[str | int, ...]:
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > depth:
+            return path
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        stack.extend((v, (*path, k)) for k, v in items if isinstance(v, dict | list))
+    return ()
 
 
 # JSON allows 1e999999999, and an exact decimal holds it; but turning it into a whole number,

@@ -46,6 +46,13 @@ def proposal_with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 REMOVE = object()
 
 
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
 def cases(p: dict[str, Any], record: dict[str, Any]) -> list[Case]:
     return [
         Case(
@@ -149,6 +156,13 @@ def cases(p: dict[str, Any], record: dict[str, Any]) -> list[Case]:
             422,
             "invalid",
             [("params.reversal_window", "A013", "is out of range")],
+        ),
+        Case(
+            "extensions nested deeper than the model and the engine go",
+            {"proposal": proposal_with(p, extensions=nested(300))},
+            422,
+            "invalid",
+            [("proposal.extensions" + ".k[0]" * 31 + ".k", "A014", "more than 64 levels deep")],
         ),
         Case(
             "a history record without status",
