@@ -53,10 +53,12 @@ from checker.api import History, Pack, load_pack
 from checker.diagnostics import BcmError, Diagnostic, Span, render_all
 from checker.documents import Area, PackInfo, PolicyChange, Report, Status
 from checker.loading import (
+    Location,
+    PathKey,
     RawDocument,
+    _index_json,
     _json_error,
     _json_loads,
-    _JsonIndexer,
     format_path,
     validate,
 )
@@ -495,23 +497,17 @@ def _size(n: int) -> str:
 class JsonBody:
     data: Any
     text: str
+    _found: tuple[dict[PathKey, Location], dict[PathKey, Location]] | None = None
 
-    def raw(self, data: Any | None = None) -> RawDocument:
-        """The body as a raw document, with positions only when asked for (they cost a walk
-        over the text, which only a body with problems needs)."""
-        return RawDocument(self.data if data is None else data, BODY, (), {}, {})
+    def document(self, data: Any | None = None) -> RawDocument:
+        """The body (or a part of it, standing where it stands in the body) as a raw document
+        that finds its line and column positions only when a problem needs them."""
+        return RawDocument(self.data if data is None else data, BODY, (), {}, {}, self._positions)
 
-    def located(self, data: Any | None = None) -> RawDocument:
-        indexer = _JsonIndexer(self.text)
-        with contextlib.suppress(IndexError, RecursionError):
-            indexer.value(())
-        return RawDocument(
-            self.data if data is None else data,
-            BODY,
-            (),
-            indexer.positions,
-            indexer.key_positions,
-        )
+    def _positions(self) -> tuple[dict[PathKey, Location], dict[PathKey, Location]]:
+        if self._found is None:
+            self._found = _index_json(self.text, 1, ())
+        return self._found
 
 
 def parse_json(body: bytes) -> JsonBody:
@@ -658,18 +654,16 @@ def validate_body(
                 )
             ]
         )
-    parsed, problems = validate(body.raw(value), "", model)
-    extra = _missing_statuses(value, history_fields)
-    if problems or extra:
-        located = body.located(value)
-        _, problems = validate(located, "", model)
-        problems.extend(_missing_statuses(value, history_fields, located))
+    raw = body.document(value)
+    parsed, problems = validate(raw, "", model)
+    problems.extend(_missing_statuses(value, history_fields, raw))
+    if problems:
         raise _invalid(problems)
     return parsed  # type: ignore[no-any-return]
 
 
 def _missing_statuses(
-    data: Mapping[str, Any], fields: Sequence[str], raw: RawDocument | None = None
+    data: Mapping[str, Any], fields: Sequence[str], raw: RawDocument
 ) -> list[Diagnostic]:
     problems = []
     for name in fields:
@@ -678,7 +672,7 @@ def _missing_statuses(
             continue
         for n, record in enumerate(records):
             if isinstance(record, dict) and "status" not in record:
-                at = raw.positions.get((name, n)) if raw else None
+                at = raw.located()[0].get((name, n))
                 problems.append(
                     Diagnostic(
                         "D101",
