@@ -64,6 +64,17 @@ def test_the_client_imports_and_reads_history_with_a_token(
         assert bcm.record("KR", records[0]["id"]).record.id == records[0]["id"]
         proposal = {**proposals["conflict"], "jurisdiction": "KR"}
         assert bcm.check(proposal) == bcm.check(proposal, history=records)
+        path = bcm.trajectory("KR", "entry_stay", "low_skilled_workers")
+        assert [c.id for c in path.changes] == ["CLIENT-JP-2019-SSW", "CLIENT-JP-2024-SSW-CAP"]
+        assert bcm.trajectory_svg("KR", "entry_stay", "low_skilled_workers").startswith(b"<?xml")
+        assert bcm.reload().changed is False
+
+
+def test_the_client_lints_rule_text(served: Server) -> None:
+    with Client(served.url) as bcm:
+        result = bcm.lint({"draft.bcm": "principle legal_integrity {\n  rule r {\n"})
+    assert result.ok is False
+    assert all(d.file == "draft.bcm" for d in result.diagnostics)
 
 
 def test_a_refused_request_raises_with_located_diagnostics(
