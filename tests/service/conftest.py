@@ -31,6 +31,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from checker.service import ServiceSettings, create_app, hash_token
+from checker.store import resolve_url
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
@@ -76,6 +77,7 @@ def _postgres_database(url: str) -> Iterator[str]:
     import sqlalchemy as sa
 
     name = f"bcm_service_{uuid.uuid4().hex[:10]}"
+    url = resolve_url(url)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
