@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -80,20 +81,16 @@ def quote(text: str) -> str:
         return '"' + body.replace('"', '\\"') + '"'
     # Inside """...""", a quote may stand alone; two or more in a row, or one at the very end,
     # would be read as the closing quotes.
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        if body[i] != '"':
-            out.append(body[i])
-            i += 1
-            continue
-        run = 1
-        while i + run < len(body) and body[i + run] == '"':
-            run += 1
-        alone = run == 1 and i + run < len(body)
-        out.append('"' if alone else '\\"' * run)
-        i += run
-    return '"""' + "".join(out) + '"""'
+    return '"""' + _QUOTES.sub(_escape_quotes, body) + '"""'
+
+
+_QUOTES = re.compile(r'"+')
+
+
+def _escape_quotes(run: re.Match[str]) -> str:
+    quotes = run.group()
+    alone = len(quotes) == 1 and run.end() < len(run.string)
+    return quotes if alone else '\\"' * len(quotes)
 
 
 def number_text(number: ast.Number) -> str:
@@ -587,13 +584,17 @@ def format_file(path: str | os.PathLike[str], *, write: bool = True) -> FormatOu
     cannot be read or written.
     """
     target = FsPath(path)
-    # Read as the pack loader reads: a byte-order mark is dropped, line ends are not translated
-    # (a carriage return inside a triple-quoted text is part of the text).
-    original = target.read_bytes().decode("utf-8-sig")
+    original = read_rule_text(target)
     outcome = FormatOutcome(target, original, format_text(original, str(path)))
     if write and outcome.changed:
         write_atomically(target, outcome.formatted)
     return outcome
+
+
+def read_rule_text(path: str | os.PathLike[str]) -> str:
+    """A rule file's text as the pack loader reads it: UTF-8, a byte-order mark dropped, line
+    ends not translated (a carriage return inside a triple-quoted text is part of the text)."""
+    return FsPath(path).read_bytes().decode("utf-8-sig")
 
 
 def write_atomically(target: FsPath, text: str) -> None:
