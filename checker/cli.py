@@ -228,6 +228,34 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(d.is_error for d in diagnostics) else EXIT_OK
 
 
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from checker.lang.fmt import format_file, read_rule_text, rule_files
+
+    try:
+        files = rule_files(args.paths)
+    except BcmError as err:
+        _print_problems(err, [], sys.stdout)
+        return EXIT_BAD_INPUT
+    bad_input = would_change = False
+    for file in files:
+        try:
+            outcome = format_file(file, write=not args.check)
+        except BcmError as err:
+            print(render_all(err.diagnostics, {str(file): read_rule_text(file)}) + "\n")
+            bad_input = True
+            continue
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"cannot format {file}: {getattr(err, 'strerror', None) or err}")
+            bad_input = True
+            continue
+        if outcome.changed:
+            would_change = True
+            print(f"{'would reformat' if args.check else 'reformatted'} {file}")
+    if bad_input:
+        return EXIT_BAD_INPUT
+    return EXIT_FINDINGS if args.check and would_change else EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -570,6 +598,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when FILE differs from what the pack generates")
     p.set_defaults(run=cmd_docs)
+
+    p = verbs.add_parser("fmt", help="lay rule files out canonically (comments are kept)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".bcm files or folders of them")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a file would be reformatted")
+    p.set_defaults(run=cmd_fmt)
 
     p = verbs.add_parser("serve", help="serve the HTTP API (docs at /docs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
