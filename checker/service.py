@@ -1925,10 +1925,18 @@ def _openapi_document(
     for name, schema in generated.get("$defs", {}).items():
         schemas.setdefault(name, schema)
     _refine(schemas, service)
+    document["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "a token of BCM_API_TOKENS"}
+    }
+    writes = {("/v1/history/{jurisdiction}", "post"), ("/v1/pack/reload", "post")}
     problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             model = bodies.get((path, method))
+            if (path, method) in writes or (
+                model is not None and service.settings.require_token_for_checks
+            ):
+                operation["security"] = [{"bearer": []}]
             if model is not None:
                 operation["requestBody"] = {
                     "required": True,

@@ -146,6 +146,15 @@ def test_the_docs_work_offline(served: Server) -> None:
     description = httpx.get(f"{served.url}/openapi.json").json()
     assert description["openapi"].startswith("3.")
     assert "/v1/check" in description["paths"]
+    # Swagger UI offers to send a token for the writes (its "Authorize" button).
+    assert description["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    secured = {
+        (path, method)
+        for path, operations in description["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    }
+    assert secured == {("/v1/history/{jurisdiction}", "post"), ("/v1/pack/reload", "post")}
 
 
 def test_sighup_reloads_the_pack_and_refuses_a_broken_one(
