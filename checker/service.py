@@ -100,11 +100,12 @@ def read_token_file(path: str | os.PathLike[str]) -> frozenset[str]:
         if not entry:
             continue
         if len(entry) != 64 or any(c not in "0123456789abcdef" for c in entry):
+            # No source frame: the line may be a token written in the clear, and must not
+            # reach a log.
             problems.append(
                 Diagnostic(
                     "A002",
-                    "a line of the token file is not a sha256 digest",
-                    Span.point(shown, number, 1, len(line)),
+                    f"line {number} of the token file `{shown}` is not a sha256 digest",
                     help='write the sha256 of each token, e.g. `printf %s "$TOKEN" | sha256sum`',
                 )
             )
