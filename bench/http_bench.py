@@ -145,8 +145,28 @@ def _generator(args: tuple[str, list[bytes], int, float, int]) -> tuple[list[flo
     return asyncio.run(_drive(url, bodies, connections, seconds, limit))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the engine workers), from /proc (Linux)."""
+    total = 0.0
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        pids.extend(int(p) for p in children.read_text().split())
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measure(
-    url: str, bodies: list[bytes], concurrency: int, seconds: float, processes: int
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    seconds: float,
+    processes: int,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     processes = max(1, min(processes, concurrency))
     shares = [
@@ -154,10 +174,12 @@ def measure(
         for i in range(processes)
     ]
     limit = MAX_REQUESTS_PER_LEVEL // processes
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         results = pool.map(_generator, [(url, bodies, c, seconds, limit) for c in shares])
     wall = time.perf_counter() - started
+    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     latencies = sorted(x for part, _ in results for x in part)
     errors = sum(e for _, e in results)
     count = len(latencies)
@@ -170,6 +192,7 @@ def measure(
         "per_second": count / busy if busy else 0.0,
         "p50_ms": 1000 * statistics.quantiles(latencies, n=100)[49] if count > 1 else None,
         "p99_ms": 1000 * statistics.quantiles(latencies, n=100)[98] if count > 1 else None,
+        "server_cpu_ms": 1000 * cpu / (count + errors) if count + errors else None,
     }
 
 
@@ -192,25 +215,16 @@ def in_process_rate(
     return {"per_second": count / elapsed, "checks": count, "engine": engine}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 2,
-        help="engine worker processes of bcm serve (default: one per core)",
-    )
-    parser.add_argument("--seconds", type=float, default=8.0, help="time per level (default 8)")
-    parser.add_argument(
-        "--generators", type=int, default=2, help="load generator processes (default 2)"
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    args = parser.parse_args(argv)
-
-    history, proposals = load_examples()
-    bodies = [json.dumps({"proposal": p}, ensure_ascii=False).encode() for p in proposals]
+def serve_and_measure(
+    workers: int,
+    history: list[dict[str, Any]],
+    bodies: list[bytes],
+    seconds: float,
+    generators: int,
+) -> dict[str, Any]:
+    """The figures of one `bcm serve --workers N`, or why there are none."""
     with tempfile.TemporaryDirectory(prefix="bcm-http-bench-") as tmp:
-        process, url = start_server(Path(tmp), args.workers)
+        process, url = start_server(Path(tmp), workers)
         try:
             imported = httpx.post(
                 f"{url}/v1/history/JP",
@@ -225,47 +239,83 @@ def main(argv: list[str] | None = None) -> int:
                 headers={"Content-Type": "application/json"},
                 timeout=60,
             )
-            first.raise_for_status()
-            engine = first.json()["engine"]["name"]
-            measure(url, bodies, 4, 2.0, args.generators)  # warm up workers and connections
-            levels = [measure(url, bodies, c, args.seconds, args.generators) for c in LEVELS]
+            if first.status_code != 200:
+                problem = first.json()
+                return {
+                    "workers": workers,
+                    "failed": f"{first.status_code} {problem.get('detail')}",
+                }
+            engine = first.json()["engine"]
+            measure(url, bodies, 4, 2.0, generators)  # warm up workers and connections
+            levels = [measure(url, bodies, c, seconds, generators, process.pid) for c in LEVELS]
         finally:
             stop_server(process)
+    return {"workers": workers, "engine": engine, "levels": levels}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workers",
+        default=f"0,{os.cpu_count() or 2}",
+        help="engine worker processes of bcm serve, one run per value "
+        "(default: 0 and one per core)",
+    )
+    parser.add_argument("--seconds", type=float, default=8.0, help="time per level (default 8)")
+    parser.add_argument(
+        "--generators", type=int, default=2, help="load generator processes (default 2)"
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    history, proposals = load_examples()
+    bodies = [json.dumps({"proposal": p}, ensure_ascii=False).encode() for p in proposals]
+    runs = [
+        serve_and_measure(int(n), history, bodies, args.seconds, args.generators)
+        for n in args.workers.split(",")
+    ]
     local = in_process_rate(history, proposals, args.seconds)
 
     print(
-        f"bcm serve --workers {args.workers}: POST /v1/check, stored history of "
-        f"{len(history)} records, {len(proposals)} proposals in turn; engine: {engine}"
+        f"POST /v1/check from {args.generators} httpx load generator processes; stored history "
+        f"of {len(history)} records; {len(proposals)} proposals in turn"
     )
     print(
-        f"{'concurrency':>11}  {'requests':>8}  {'checks/s':>9}  {'p50 ms':>7}  "
-        f"{'p99 ms':>7}  {'errors':>6}"
+        f"{'bcm serve':>12}  {'concurrency':>11}  {'requests':>8}  {'checks/s':>9}  "
+        f"{'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'cpu ms':>6}  engine"
     )
-    for level in levels:
+    for run in runs:
+        label = f"--workers {run['workers']}"
+        if "failed" in run:
+            print(f"{label:>12}  not measured: the first check answered {run['failed']}")
+            continue
+        for level in run["levels"]:
+            print(
+                f"{label:>12}  {level['concurrency']:>11}  {level['requests']:>8}  "
+                f"{level['per_second']:>9.0f}  {level['p50_ms']:>7.2f}  {level['p99_ms']:>7.2f}  "
+                f"{level['errors']:>6}  {level['server_cpu_ms']:>6.2f}  {run['engine']['name']}"
+            )
+    print(
+        f"{'in process':>12}  {'pack.check':>11}  {local['checks']:>8}  "
+        f"{local['per_second']:>9.0f}  {'':>7}  {'':>7}  {'':>6}  "
+        f"{1000 / local['per_second']:>6.2f}  {local['engine']}"
+    )
+    print("cpu ms: the server's CPU time (its engine workers included) per request")
+    for run in runs:
+        if "failed" in run:
+            continue
+        at8 = next(level for level in run["levels"] if level["concurrency"] == 8)
+        at32 = next(level for level in run["levels"] if level["concurrency"] == 32)
+        latency_met = "met" if at8["p99_ms"] < 20 else "not met"
+        rate_met = "met" if at32["per_second"] >= 1000 else "not met"
         print(
-            f"{level['concurrency']:>11}  {level['requests']:>8}  {level['per_second']:>9.0f}  "
-            f"{level['p50_ms']:>7.2f}  {level['p99_ms']:>7.2f}  {level['errors']:>6}"
+            f"goals, --workers {run['workers']}: p99 at 8 = {at8['p99_ms']:.1f} ms "
+            f"(< 20: {latency_met}); at 32 = {at32['per_second']:.0f} checks/s "
+            f"(>= 1000: {rate_met})"
         )
-    print(
-        f"in process: pack.check {local['per_second']:.0f} checks/s "
-        f"({local['checks']} checks, engine {local['engine']})"
-    )
-    at8 = next(level for level in levels if level["concurrency"] == 8)
-    at32 = next(level for level in levels if level["concurrency"] == 32)
-    latency_met = "met" if at8["p99_ms"] < 20 else "not met"
-    rate_met = "met" if at32["per_second"] >= 1000 else "not met"
-    print(
-        f"goals: p99 at 8 = {at8['p99_ms']:.1f} ms (< 20: {latency_met}); "
-        f"at 32 = {at32['per_second']:.0f} checks/s (>= 1000: {rate_met})"
-    )
     if args.json:
         Path(args.json).write_text(
-            json.dumps(
-                {"workers": args.workers, "engine": engine, "levels": levels, "in_process": local},
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
+            json.dumps({"runs": runs, "in_process": local}, indent=2) + "\n", encoding="utf-8"
         )
     return 0
 
