@@ -1162,7 +1162,7 @@ def _work_batch(service: Service, raw: bytes) -> list[Report]:
         )
     request, history = _parse_with_history(service, body, BatchRequest)
     histories = {
-        p.jurisdiction: history or _stored_history(service, p.jurisdiction)
+        p.jurisdiction: history if history is not None else _stored_history(service, p.jurisdiction)
         for p in request.proposals
     }
     with service.using_pack() as pack:

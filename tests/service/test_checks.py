@@ -227,3 +227,19 @@ def test_records_imported_by_another_process_are_seen_within_a_second(
     after = client.post("/v1/check", json={"proposal": proposal}).json()
     assert after["findings"] != before["findings"]
     assert after == pack.check(proposal, history_records).to_dict()
+
+
+def test_an_empty_history_sent_is_used_not_the_stored_one(
+    make_client: AppFactory,
+    pack: Pack,
+    proposals: dict[str, Any],
+    history_records: list[dict[str, Any]],
+) -> None:
+    client = make_client()
+    client.post("/v1/history/JP", json={"records": history_records}, headers=AUTH)
+    proposal = proposals["conflict"]
+    expected = pack.check(proposal, []).to_dict()
+    one = client.post("/v1/check", json={"proposal": proposal, "history": []}).json()
+    batch = client.post("/v1/check/batch", json={"proposals": [proposal], "history": []}).json()
+    assert one["findings"] == expected["findings"]
+    assert [r["findings"] for r in batch] == [expected["findings"]]
