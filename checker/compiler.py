@@ -28,6 +28,7 @@ builds hosts from it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -150,6 +151,51 @@ class Join:
     rule: str
     pins: tuple[tuple[str, ast.Expr], ...]
     residue: tuple[ast.Expr, ...]
+    # An ordered join: apart from the dates, every test reads the record alone, so the records
+    # of a partition that pass them (`record_tests`, which Python also evaluates), in date
+    # order, answer every query. The engine finds the last of them before the proposal and,
+    # with a lower date bound (`bound`, reading the proposal only), the first in the window;
+    # Python takes what lies between. Each record enters as copies of kind `upper_kind` and
+    # `lower_kind`, one per date bucket it may answer for, carrying its neighbour's day number;
+    # the proposal carries its buckets, so that durable scans one bucket, not a partition.
+    ordered: bool = False
+    record_tests: tuple[ast.Expr, ...] = ()
+    bound: Any = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.bound is not None
+
+    @property
+    def first_rule(self) -> str:
+        return f"{self.rule}#first"
+
+    @property
+    def upper_kind(self) -> str:
+        return f"u{self.index}"
+
+    @property
+    def lower_kind(self) -> str:
+        return f"l{self.index}"
+
+    @property
+    def upper_bucket(self) -> str:
+        return f"_bu{self.index}"
+
+    @property
+    def lower_bucket(self) -> str:
+        return f"_bl{self.index}"
+
+
+# Properties of an ordered join's record copies: their bucket, and the day number of the
+# next (upper copies) or previous (lower copies) record that passes the join's own tests.
+BUCKET: Final = "_b"
+NEXT_DAY: Final = "_n"
+PREV_DAY: Final = "_v"
+# A neighbour that does not exist: beyond any day number or bound (values stay below
+# ENGINE_INT_LIMIT).
+NO_NEXT: Final = 2**60
+NO_PREV: Final = -(2**60)
 
 
 @dataclass(frozen=True)
@@ -719,7 +765,9 @@ class _Compiler:
         pins: list[tuple[str, ast.Expr]] = []
         p_tests: list[dict[str, Any]] = []
         h_tests: list[dict[str, Any]] = []
-        terms: list[tuple[ast.Expr | None, list[dict[str, Any]]]] = []
+        record_tests: list[ast.Expr] = []
+        pinned: list[dict[str, Any]] = []
+        terms: list[tuple[ast.Expr, list[dict[str, Any]]]] = []
         group: dict[str, Any] | None = None
         group_conjunct: ast.Expr | None = None
         residue: list[ast.Expr] = []
@@ -727,9 +775,8 @@ class _Compiler:
             pin = _pin(conjunct, var)
             if pin is not None:
                 pins.append(pin)
-                found = self._join_terms(conjunct, ctx)
-                if found is not None:
-                    terms.append((None, found))  # the partition holds it; a defence only
+                # the partition holds it; the term is a defence only
+                pinned.extend(self._join_terms(conjunct, ctx) or [])
                 continue
             names = _free_names(conjunct)
             reads_record = var in names
@@ -737,6 +784,7 @@ class _Compiler:
             if reads_record and not reads_proposal:
                 test = self._atom(conjunct, ctx, "h")
                 h_tests.append(test if test is not None else self.flag(conjunct, ctx, "history"))
+                record_tests.append(conjunct)
             elif not reads_record:
                 test = self._atom(conjunct, ctx, "p")
                 p_tests.append(test if test is not None else self.flag(conjunct, ctx, "proposal"))
@@ -755,7 +803,45 @@ class _Compiler:
         pday = self.register(
             "p", FieldSpec("r.effective_on#day", "record", ("effective_on",), "day")
         )
-        kept: list[dict[str, Any]] = [{"$lt": {day[1]: {"p": pday[1]}}}]
+        before = {"$lt": {day[1]: {"p": pday[1]}}}
+        index = len(self.joins)
+        rule_name = f"join{index}"
+        pins_key = tuple(pins)
+        p_pattern = _all_of([{"_t": "p"}, *p_tests])
+        bounds = [t for _, found in terms for t in found if _lower_bound(t) is not None]
+        if not residue and group is None and len(terms) <= 1 and len(bounds) == len(terms):
+            bound = _lower_bound(bounds[0]) if bounds else None
+            join = Join(
+                index, var, query.condition, "", rule_name, pins_key, (), True,
+                tuple(record_tests), bound,
+            )  # fmt: skip
+            tests = [*h_tests, *pinned]
+            last = [
+                {"_t": join.upper_kind},
+                *tests,
+                {BUCKET: {"p": join.upper_bucket}},
+                *bounds,
+                before,
+                {"$gte": {NEXT_DAY: {"p": pday[1]}}},
+            ]
+            rules = [(rule_name, last)]
+            if bound is not None:
+                first = [
+                    {"_t": join.lower_kind},
+                    *tests,
+                    {BUCKET: {"p": join.lower_bucket}},
+                    {"$gte": {day[1]: bound}},
+                    {"$lt": {PREV_DAY: bound}},
+                    before,
+                ]
+                rules.append((join.first_rule, first))
+            for name, terms_of in rules:
+                h_pattern = {"$and": [*terms_of, dict(SENTINEL)]}
+                definition = {"all": [{"p": p_pattern}, {"h": h_pattern}], "cap": JOIN_CAP}
+                self.join_groups.setdefault(pins_key, []).append((name, definition, index))
+            self.joins.append(join)
+            return index
+        kept: list[dict[str, Any]] = [before, *pinned]
         budget = MAX_JOIN_EXPRESSIONS - len(kept)
         if group is not None:
             budget -= len(group["$or"]) + 2
@@ -768,15 +854,11 @@ class _Compiler:
             if len(found) <= budget:
                 kept.extend(found)
                 budget -= len(found)
-            elif source is not None:
+            else:
                 residue.append(source)  # the engine holds no more terms: Python tests it
-        index = len(self.joins)
-        rule_name = f"join{index}"
-        p_pattern = _all_of([{"_t": "p"}, *p_tests])
         tail = [group] if group is not None else []
         h_pattern = {"$and": [{"_t": "h"}, *h_tests, *kept, *tail, dict(SENTINEL)]}
         definition = {"all": [{"p": p_pattern}, {"h": h_pattern}], "cap": JOIN_CAP}
-        pins_key = tuple(pins)
         self.join_groups.setdefault(pins_key, []).append((rule_name, definition, index))
         self.joins.append(
             Join(index, var, query.condition, "", rule_name, pins_key, tuple(residue))
@@ -988,6 +1070,20 @@ def _is_atom(test: Mapping[str, Any]) -> bool:
 
 def _rule(condition: dict[str, Any]) -> dict[str, Any]:
     return {"all": [{"m": condition}]}
+
+
+def _lower_bound(term: Mapping[str, Any]) -> Any:
+    """The bound B of a join term `h.effective_on >= B` (or `> B`, as `>= B + 1`) where B reads
+    the proposal only; None for any other term."""
+    if len(term) != 1:
+        return None
+    op, inner = next(iter(term.items()))
+    if op not in ("$gte", "$gt") or not isinstance(inner, Mapping) or len(inner) != 1:
+        return None
+    key, bound = next(iter(inner.items()))
+    if key != "r.effective_on#day" or '"$m"' in json.dumps(bound):
+        return None
+    return bound if op == "$gte" else {"$add": {"$l": bound, "$r": 1}}
 
 
 def _join_equal(a: _Ref, b: _Ref) -> dict[str, Any] | None:
@@ -1275,7 +1371,8 @@ def _join_rulesets(compiler: _Compiler, joins: list[Join]) -> list[RulesetPlan]:
             keys: set[str] = set()
             for rule_name, definition, index in chunk:
                 rules[rule_name] = definition
-                actions[rule_name] = ("join", str(index))
+                kind = "first" if rule_name.endswith("#first") else "join"
+                actions[rule_name] = (kind, str(index))
                 joins[index] = _with_ruleset(joins[index], name)
                 p_pattern, h_pattern = rule_patterns(definition)
                 _fact_keys(p_pattern, keys)
@@ -1309,7 +1406,7 @@ def _rule_rulesets(
 
 
 def _with_ruleset(join: Join, ruleset: str) -> Join:
-    return Join(join.index, join.var, join.condition, ruleset, join.rule, join.pins, join.residue)
+    return dataclasses.replace(join, ruleset=ruleset)
 
 
 def join_term_keys(definition: Mapping[str, Any]) -> tuple[set[str], set[str]]:

@@ -24,7 +24,7 @@ import functools
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -34,6 +34,11 @@ from durable.engine import Host
 
 from checker import semantics
 from checker.compiler import (
+    BUCKET,
+    NEXT_DAY,
+    NO_NEXT,
+    NO_PREV,
+    PREV_DAY,
     FactSpec,
     Plan,
     RulesetPlan,
@@ -86,6 +91,63 @@ class _History:
     projections: list[Fact] = field(default_factory=list)
     # join ruleset name → partition value → record numbers (`_rid`) in it
     partitions: dict[str, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+    # ordered join → whether each record passes the join's own tests
+    passes: dict[int, list[bool]] = field(default_factory=dict)
+    # (ordered join, partition value) → its passing records in date order
+    orders: dict[tuple[int, tuple[str, ...]], _Order] = field(default_factory=dict)
+    # (ordered join, partition value) → bucket width in days, fixed once chosen
+    widths: dict[tuple[int, tuple[str, ...]], int] = field(default_factory=dict)
+
+
+# Records per date bucket an ordered join aims at: durable scans one bucket per bound.
+_PER_BUCKET: Final = 8
+
+
+@dataclass
+class _Order:
+    """The records of a partition that pass an ordered join's own tests, by (date, id), and
+    the date buckets they are filed under."""
+
+    rids: list[int]
+    days: list[int]
+    position: dict[int, int]
+    width: int
+
+    def bucket(self, day: int) -> int:
+        return day // self.width
+
+    def copies(self) -> Iterator[tuple[str, int, int, int]]:
+        """(side, record, bucket, neighbour day) of every copy: `upper` copies of a record in
+        its own bucket and in each later bucket before its successor's (where it is the last
+        record before the bucket); `lower` copies likewise towards its predecessor."""
+        days, n = self.days, len(self.days)
+        if not n:
+            return
+        last_bucket = self.bucket(days[-1])
+        for i, rid in enumerate(self.rids):
+            own = self.bucket(days[i])
+            following = days[i + 1] if i + 1 < n else NO_NEXT
+            reach = self.bucket(following) if i + 1 < n else last_bucket + 1
+            yield ("upper", rid, own, following)
+            for b in range(own + 1, reach + 1):
+                yield ("upper", rid, b, following)
+            preceding = days[i - 1] if i > 0 else NO_PREV
+            start = self.bucket(preceding) if i > 0 else own - 1
+            yield ("lower", rid, own, preceding)
+            for b in range(start, own):
+                yield ("lower", rid, b, preceding)
+
+    def upper_bucket(self, day: int) -> int:
+        """The bucket whose copies hold the last record before `day`."""
+        if not self.days:
+            return 0
+        return min(self.bucket(day), self.bucket(self.days[-1]) + 1)
+
+    def lower_bucket(self, day: int) -> int:
+        """The bucket whose copies hold the first record on or after `day`."""
+        if not self.days:
+            return 0
+        return max(self.bucket(day), self.bucket(self.days[0]) - 1)
 
 
 @dataclass
@@ -94,8 +156,9 @@ class _Resident:
 
     sid: str
     owner: tuple[str, tuple[str, ...]]  # (history key, partition value)
-    asserted: int = 0  # how many of the partition's records are in
     hashes: set[int] = field(default_factory=set)  # FNV-1a of every live fact id in the sid
+    # (kind, record, bucket) → (the fact as asserted or None if refused, id hash, signature)
+    stored: dict[tuple[str, int, int], tuple[str | None, int, Any]] = field(default_factory=dict)
 
 
 class _Residency:
@@ -240,6 +303,37 @@ class _FactBuilder:
         return fact
 
 
+def _bound_value(bound: Any, fact: Mapping[str, Any]) -> int:
+    """A join's lower date bound, as the engine computes it from the proposal fact: only
+    to choose the bucket whose copies the engine then compares exactly."""
+    if isinstance(bound, int):
+        return bound
+    if set(bound) == {"p"}:
+        return int(fact[bound["p"]])
+    op, operands = next(iter(bound.items()))
+    left, right = _bound_value(operands["$l"], fact), _bound_value(operands["$r"], fact)
+    return left + right if op == "$add" else left - right
+
+
+def _reduce(kind: str, span: tuple[list[Fact], _Order, int, int] | None) -> Any:
+    """A query's value from an ordered join's span, by the semantics of `query_result`: only
+    the records that can decide it are handed over."""
+    if span is None:
+        return semantics.query_result(kind, ())
+    records, order, lower, upper = span
+    if kind == "latest":
+        return semantics.query_result(kind, [records[order.rids[upper]]])
+    if kind == "earliest":
+        end = lower
+        while end < upper and order.days[end + 1] == order.days[lower]:
+            end += 1
+        return semantics.query_result(kind, [records[r] for r in order.rids[lower : end + 1]])
+    if kind == "count":
+        return upper - lower + 1
+    # a sequence: the order is already by (effective_on, id), as query_result would sort it
+    return [records[r] for r in order.rids[lower : upper + 1]]
+
+
 # --- the engine -------------------------------------------------------------------------------
 
 
@@ -262,6 +356,11 @@ class Engine:
         # filled by the actions during one assertion, read and cleared by the caller
         self._fired: set[str] = set()
         self._candidates: dict[int, list[int]] = {j.index: [] for j in plan.joins}
+        self._firsts: dict[int, list[int]] = {j.index: [] for j in plan.joins}
+        self._ordered_in: dict[str, list[Any]] = {}
+        for join in plan.joins:
+            if join.ordered:
+                self._ordered_in.setdefault(join.ruleset, []).append(join)
         self._derived = {d.key: d for d in plan.derived}
         self._found_slots = {s.key for s in plan.slots if s.kind in ("latest", "earliest")}
         self._history_builder = _FactBuilder(plan.history_fact)
@@ -300,6 +399,14 @@ class Engine:
                     self._joined_record_keys |= record_keys
                     keys |= proposal_keys
             self._joined_proposal_keys[ruleset.name] = keys
+        # the bucket and neighbour fields of ordered joins are set on their copies
+        self._joined_record_keys -= {BUCKET, NEXT_DAY, PREV_DAY}
+        # base facts serve the joins that are not ordered
+        self._needs_base = {
+            rs.name
+            for rs in plan.join_rulesets
+            if any(not plan.joins[i].ordered for i in self._joins_of.get(rs.name, []))
+        }
         self._phase2_sid = "0"
         self._build()
 
@@ -329,8 +436,8 @@ class Engine:
         what = ruleset.actions[name]
         if what[0] == "probe":
             return _probe_action
-        if what[0] == "join":
-            bucket = self._candidates[int(what[1])]
+        if what[0] in ("join", "first"):
+            bucket = (self._candidates if what[0] == "join" else self._firsts)[int(what[1])]
 
             def collect(frames: Any) -> None:
                 for frame in frames if isinstance(frames, list) else [frames]:
@@ -383,7 +490,7 @@ class Engine:
             try:
                 if action is None:
                     raise EngineError(f"no action for {name!r} in {ruleset}")
-                if action is not _probe_action and action.__name__ == "collect":
+                if action.__name__ == "collect":
                     action(next(iter(json.loads(messages).values())))
                 else:
                     action(None)
@@ -460,8 +567,15 @@ class Engine:
                 raise ValueError("a history record needs an `id` and an `effective_on` date")
         # all or nothing: a record the engine cannot hold leaves the history as it was
         projections = [self._project(fact, n) for n, fact in enumerate(facts, start=start)]
+        passes = {
+            join.index: [self._passes(join, fact) for fact in facts]
+            for joins in self._ordered_in.values()
+            for join in joins
+        }
         history.records.extend(facts)
         history.projections.extend(projections)
+        for index, flags in passes.items():
+            history.passes.setdefault(index, []).extend(flags)
         for ruleset in self.plan.join_rulesets:
             partitions = history.partitions.setdefault(ruleset.name, {})
             touched: set[tuple[str, ...]] = set()
@@ -472,11 +586,14 @@ class Engine:
                 value = tuple(str(v) for v in parts)
                 partitions.setdefault(value, []).append(n)
                 touched.add(value)
+            for join in self._ordered_in.get(ruleset.name, ()):
+                for value in touched:
+                    history.orders.pop((join.index, value), None)  # widths stay
             residency = self._residency[ruleset.name]
             for value in touched:
                 resident = residency.live.get((key, value))
                 if resident is not None:
-                    self._assert_records(ruleset.name, resident, history, partitions[value])
+                    self._load(ruleset.name, resident, history)
                 elif residency.free:
                     # load while there is room: the first check of a scope is then as fast as
                     # the next one
@@ -511,20 +628,70 @@ class Engine:
         # the state's own fact has the id `sid-<sid>`
         resident = _Resident(sid, owner, hashes={fnv1a32(f"sid-{sid}")})
         residency.live[owner] = resident
-        history = self._histories[key]
-        self._assert_records(ruleset, resident, history, history.partitions[ruleset][value])
+        self._load(ruleset, resident, self._histories[key])
         return resident
 
-    def _assert_records(
-        self, ruleset: str, resident: _Resident, history: _History, rids: list[int]
-    ) -> None:
-        for rid in rids[resident.asserted :]:
+    def _passes(self, join: Any, record: Fact) -> bool:
+        env = Env({}, {}).bind(join.var, record)
+        return all(semantics.truthy(self.evaluator.eval(t, env)) for t in join.record_tests)
+
+    def _order(self, history: _History, join: Any, value: tuple[str, ...]) -> _Order:
+        key = (join.index, value)
+        order = history.orders.get(key)
+        if order is None:
+            passes = history.passes[join.index]
+            rids = [r for r in history.partitions[join.ruleset].get(value, ()) if passes[r]]
+            rids.sort(key=lambda r: semantics.record_order(history.records[r]))
+            days = [history.records[r]["effective_on"].toordinal() for r in rids]
+            width = history.widths.get(key)
+            if width is None and days:
+                # about _PER_BUCKET records a bucket; kept when records are added, so that
+                # the copies already asserted stay valid
+                span = days[-1] - days[0] + 1
+                width = history.widths[key] = max(1, -(-span * _PER_BUCKET // len(days)))
+            order = _Order(rids, days, {r: n for n, r in enumerate(rids)}, width or 1)
+            history.orders[key] = order
+        return order
+
+    def _load(self, ruleset: str, resident: _Resident, history: _History) -> None:
+        """Bring the sid up to date with its partition: assert what is new, retract and
+        re-assert the copies of ordered joins whose neighbours or buckets changed."""
+        value = resident.owner[1]
+        rids = history.partitions[ruleset][value]
+        wanted: dict[tuple[str, int, int], Any] = {}
+        if ruleset in self._needs_base:
+            for rid in rids:
+                wanted[("h", rid, 0)] = None
+        for join in self._ordered_in.get(ruleset, ()):
+            order = self._order(history, join, value)
+            for side, rid, bucket, neighbour in order.copies():
+                kind = join.upper_kind if side == "upper" else join.lower_kind
+                if side == "lower" and not join.windowed:
+                    continue  # without a window the first record is the first of the order
+                wanted[(kind, rid, bucket)] = neighbour
+        for key, (text, h, signature) in list(resident.stored.items()):
+            if key in wanted and wanted[key] == signature:
+                continue
+            if text is not None:
+                self._retract(ruleset, text)
+                resident.hashes.discard(h)
+            del resident.stored[key]
+        for key, signature in wanted.items():
+            if key in resident.stored:
+                continue
+            kind, rid, bucket = key
             fact_id, h = self._fresh_id("h", resident.hashes)
-            fact = {"sid": resident.sid, "id": fact_id, **history.projections[rid]}
-            if self._assert(ruleset, _ENCODE(fact)):
+            fact = {**history.projections[rid], "sid": resident.sid, "id": fact_id, "_t": kind}
+            if kind != "h":
+                fact[BUCKET] = bucket
+                fact[NEXT_DAY if kind[0] == "u" else PREV_DAY] = signature
+            text = _ENCODE(fact)
+            if self._assert(ruleset, text):
                 resident.hashes.add(h)
-            # else the record passes no query's own tests: never a candidate, not stored
-        resident.asserted = len(rids)
+                resident.stored[key] = (text, h, signature)
+            else:
+                # it passes no query's own tests: never a candidate; not stored, not retried
+                resident.stored[key] = (None, 0, signature)
 
     def _evict(self, ruleset: str, owner: tuple[str, tuple[str, ...]]) -> None:
         residency = self._residency[ruleset]
@@ -664,6 +831,7 @@ class Engine:
         if history_key is not None and history is None:
             raise EngineError(f"unknown history {history_key!r}")
         matched: dict[int, list[Fact]] = {j.index: [] for j in plan.joins}
+        spans: dict[int, tuple[list[Fact], _Order, int, int] | None] = {}
         date = proposal.get("effective_on")
         if history is not None and history.records and isinstance(date, dt.date):
             base = Env(proposal, params, memo=memo)
@@ -677,23 +845,58 @@ class Engine:
                 assert history_key is not None
                 resident = self._resident(ruleset.name, history_key, value)
                 fact = self._builders[ruleset.name].build(proposal, engine_params, {}, flags)
+                for join in self._ordered_in.get(ruleset.name, ()):
+                    order = self._order(history, join, value)
+                    fact[join.upper_bucket] = order.upper_bucket(fact["r.effective_on#day"])
+                    if join.windowed:
+                        low = _bound_value(join.bound, fact)
+                        fact[join.lower_bucket] = order.lower_bucket(low)
                 for key in self._joined_proposal_keys[ruleset.name]:
                     if fact.get(key) is None:
                         raise EngineError(f"the proposal has no {key}")
                 fact.update({"sid": resident.sid, "_t": "p"})
                 for index in self._joins_of[ruleset.name]:
                     self._candidates[index].clear()
+                    self._firsts[index].clear()
                 self._assert_once(ruleset.name, fact, resident.hashes)
                 for index in self._joins_of[ruleset.name]:
+                    join = plan.joins[index]
                     found = self._candidates[index]
-                    matched[index] = self._residue(
-                        index, [history.records[rid] for rid in sorted(set(found))], base
-                    )
+                    if join.ordered:
+                        spans[index] = self._span(history, join, value, found, self._firsts[index])
+                    else:
+                        records = [history.records[rid] for rid in sorted(set(found))]
+                        matched[index] = self._residue(index, records, base)
                     found.clear()
+                    self._firsts[index].clear()
         results: dict[str, Any] = {}
         for slot in plan.slots:
-            results[slot.key] = semantics.query_result(slot.kind, matched[slot.join])
+            if slot.join in spans:
+                results[slot.key] = _reduce(slot.kind, spans[slot.join])
+            else:
+                results[slot.key] = semantics.query_result(slot.kind, matched[slot.join])
         return results
+
+    def _span(
+        self,
+        history: _History,
+        join: Any,
+        value: tuple[str, ...],
+        last: list[int],
+        first: list[int],
+    ) -> tuple[list[Fact], _Order, int, int] | None:
+        """An ordered join's answer: its passing records from the first in the window to
+        the last before the proposal, as positions in the partition's order."""
+        if len(last) > 1 or len(first) > 1:
+            raise EngineError(f"join {join.index}: a bound matched more than one record")
+        if not last or (join.windowed and not first):
+            return None
+        order = self._order(history, join, value)
+        upper = order.position[last[0]]
+        lower = order.position[first[0]] if join.windowed else 0
+        if lower > upper:
+            return None
+        return (history.records, order, lower, upper)
 
     def _partition(self, ruleset: RulesetPlan, base: Env) -> tuple[str, ...] | None:
         """The partition the proposal's pins choose, or None when they cannot all hold."""

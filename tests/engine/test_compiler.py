@@ -283,38 +283,54 @@ def test_a_query_becomes_a_join_on_its_partition(tmp_path: Path) -> None:
     plan = compiled(tmp_path, rule("prior.direction != proposal.direction", lets=REVERSAL))
     ruleset = join_of(plan)
     assert ruleset.partition == ("jurisdiction", "area", "target")
-    assert ruleset.rules["join0"] == {
-        "all": [
-            {"p": {"_t": "p"}},
-            {
-                "h": {
-                    "$and": [
-                        {"_t": "h"},
-                        {"r.status": "enacted"},
-                        {"$lt": {"r.effective_on#day": {"p": "r.effective_on#day"}}},
-                        {"r.jurisdiction": {"p": "r.jurisdiction"}},
-                        {"r.area": {"p": "r.area"}},
-                        {"r.target": {"p": "r.target"}},
-                        {
-                            "$gte": {
-                                "r.effective_on#day": {
-                                    "$sub": {
-                                        "$l": {"p": "r.effective_on#day"},
-                                        "$r": {"p": "_p.window"},
-                                    }
-                                }
-                            }
-                        },
-                        dict(SENTINEL),
-                    ]
-                }
-            },
-        ],
-        "cap": 65535,
-    }
+    day = "r.effective_on#day"
+    scope = [{f"r.{f}": {"p": f"r.{f}"}} for f in ("jurisdiction", "area", "target")]
+    bound = {"$sub": {"$l": {"p": day}, "$r": {"p": "_p.window"}}}
+    # ordered: the record's tests do not read the proposal, so the engine finds the last
+    # record before the proposal (`_n`: the next one's day is not before it) and the first
+    # in the window (`_v`: the previous one's is before it), in one date bucket each
+    assert ruleset.rules["join0"]["all"][1]["h"]["$and"] == [
+        {"_t": "u0"},
+        {"r.status": "enacted"},
+        *scope,
+        {"_b": {"p": "_bu0"}},
+        {"$gte": {day: bound}},
+        {"$lt": {day: {"p": day}}},
+        {"$gte": {"_n": {"p": day}}},
+        dict(SENTINEL),
+    ]
+    assert ruleset.rules["join0#first"]["all"][1]["h"]["$and"] == [
+        {"_t": "l0"},
+        {"r.status": "enacted"},
+        *scope,
+        {"_b": {"p": "_bl0"}},
+        {"$gte": {day: bound}},
+        {"$lt": {"_v": bound}},
+        {"$lt": {day: {"p": day}}},
+        dict(SENTINEL),
+    ]
+    assert ruleset.rules["join0"]["all"][0] == {"p": {"_t": "p"}}
+    assert ruleset.rules["join0"]["cap"] == 65535
     assert condition_of(plan) == {
         "$and": [{"_q0": 1}, {"$neq": {"_q0.direction": {"$m": "r.direction"}}}]
     }
+
+
+def test_a_query_comparing_the_record_with_the_proposal_joins_every_candidate(
+    tmp_path: Path,
+) -> None:
+    lets = """let prior = latest h in history
+                where h.scope == proposal.scope and h.direction != proposal.direction"""
+    plan = compiled(tmp_path, rule('prior.magnitude == "major"', lets=lets))
+    assert not plan.joins[0].ordered
+    day = "r.effective_on#day"
+    assert join_of(plan).rules["join0"]["all"][1]["h"]["$and"] == [
+        {"_t": "h"},
+        {"$lt": {day: {"p": day}}},
+        *[{f"r.{f}": {"p": f"r.{f}"}} for f in ("jurisdiction", "area", "target")],
+        {"$neq": {"r.direction": {"p": "r.direction"}}},
+        dict(SENTINEL),
+    ]
 
 
 def test_equal_queries_share_one_join(tmp_path: Path) -> None:
