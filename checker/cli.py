@@ -158,7 +158,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from checker.api import load_pack
     from checker.loading import load_history
 
-    files = [args.proposal] + list(args.history or [])
+    files = [args.proposal, *(args.history or [])]
     try:
         (proposal, *rest) = load_documents(args.proposal)
         records = load_history(args.history) if args.history else []
@@ -189,8 +189,10 @@ def cmd_docs(args: argparse.Namespace) -> int:
         if args.check:
             current = target.read_text(encoding="utf-8") if target.is_file() else None
             if current != text:
-                print(f"{target} is out of date: run `bcm docs --rules {args.rules} "
-                      f"--output {target}`")
+                print(
+                    f"{target} is out of date: run `bcm docs --rules {args.rules} "
+                    f"--output {target}`"
+                )
                 return EXIT_FINDINGS
             print(f"{target} is up to date.")
             return EXIT_OK
@@ -221,8 +223,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
         if not diagnostics:
             print(f"no problems in {len(sources)} file{'s' if len(sources) != 1 else ''}.")
         else:
-            print(f"{errors} error{'s' if errors != 1 else ''}, "
-                  f"{warnings} warning{'s' if warnings != 1 else ''}.")
+            print(
+                f"{errors} error{'s' if errors != 1 else ''}, "
+                f"{warnings} warning{'s' if warnings != 1 else ''}."
+            )
     if any(d.code in UNREADABLE for d in diagnostics):
         return EXIT_BAD_INPUT
     return EXIT_FINDINGS if any(d.is_error for d in diagnostics) else EXIT_OK
@@ -551,28 +555,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_schema)
 
     p = verbs.add_parser("lint", help="check rule packs and rule files; report every problem")
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="pack folders, or .bcm files (checked together as one pack)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="pack folders, or .bcm files (checked together as one pack)",
+    )
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.set_defaults(run=cmd_lint)
 
     p = verbs.add_parser("check", help="check proposals against a rule pack and their history")
     p.add_argument("proposals", nargs="+", metavar="PROPOSAL", help="JSON or YAML documents")
-    p.add_argument("--history", action="append", metavar="FILE",
-                   help="the policy history (JSON, YAML or JSON Lines); may be repeated")
+    p.add_argument(
+        "--history",
+        action="append",
+        metavar="FILE",
+        help="the policy history (JSON, YAML or JSON Lines); may be repeated",
+    )
     p.add_argument("--rules", default="rules", metavar="DIR", help="the rule pack (default: rules)")
     p.add_argument("--lang", choices=["en", "ja"], help="language of messages and headings")
-    p.add_argument("--format", choices=["text", "json", "md", "html", "sarif", "junit"],
-                   default="text", help="report format (default text)")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help='override a parameter for this check, e.g. reversal_window="1000 days"')
-    p.add_argument("--fail-on", choices=["conflict", "tension"], default="conflict",
-                   help="exit 1 also on tensions with `tension`")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "md", "html", "sarif", "junit"],
+        default="text",
+        help="report format (default text)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help='override a parameter for this check, e.g. reversal_window="1000 days"',
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=["conflict", "tension"],
+        default="conflict",
+        help="exit 1 also on tensions with `tension`",
+    )
     p.add_argument("--output", metavar="FILE", help="write the report to FILE")
-    p.add_argument("--summary", action="store_true",
-                   help="print only the summary table: verdict and counts per proposal")
-    p.add_argument("--max-size", type=_size, default=DEFAULT_MAX_BYTES,
-                   help="largest document or record accepted (default 10MB)")
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="print only the summary table: verdict and counts per proposal",
+    )
+    p.add_argument(
+        "--max-size",
+        type=_size,
+        default=DEFAULT_MAX_BYTES,
+        help="largest document or record accepted (default 10MB)",
+    )
     p.add_argument(
         "--db",
         metavar="URL",
@@ -591,40 +622,81 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_explain)
 
     p = verbs.add_parser("docs", help="write the principles reference from a rule pack")
-    p.add_argument("--rules", default="rules", metavar="DIR",
-                   help="the rule pack (default: rules)")
-    p.add_argument("--output", default="docs/principles.md", metavar="FILE",
-                   help="where to write it (default: docs/principles.md; - for standard output)")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 when FILE differs from what the pack generates")
+    p.add_argument("--rules", default="rules", metavar="DIR", help="the rule pack (default: rules)")
+    p.add_argument(
+        "--output",
+        default="docs/principles.md",
+        metavar="FILE",
+        help="where to write it (default: docs/principles.md; - for standard output)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when FILE differs from what the pack generates",
+    )
     p.set_defaults(run=cmd_docs)
 
     p = verbs.add_parser("fmt", help="lay rule files out canonically (comments are kept)")
     p.add_argument("paths", nargs="+", metavar="PATH", help=".bcm files or folders of them")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 when a file would be reformatted")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a file would be reformatted",
+    )
     p.set_defaults(run=cmd_fmt)
 
     p = verbs.add_parser("serve", help="serve the HTTP API (docs at /docs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     p.add_argument("--rules", default="rules", metavar="DIR", help="the rule pack (default: rules)")
-    p.add_argument("--db", metavar="URL",
-                   help="the history store (default: $BCM_DATABASE_URL, else bcm.db)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="engine worker processes (default 0: check in the server's process)")
-    p.add_argument("--token-file", metavar="FILE",
-                   help="sha256 hashes of accepted tokens, one a line (and $BCM_API_TOKENS)")
-    p.add_argument("--require-token-for-checks", action="store_true",
-                   help="checks need a bearer token too (writes always do)")
-    p.add_argument("--max-body", type=_size, default=1024 * 1024, metavar="SIZE",
-                   help="largest request body (default 1MB)")
-    p.add_argument("--max-batch", type=int, default=100, metavar="N",
-                   help="proposals per batch request (default 100)")
-    p.add_argument("--max-history", type=int, default=10_000, metavar="N",
-                   help="history records per request (default 10000)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="time limit of one request's checking (default 10)")
+    p.add_argument(
+        "--db", metavar="URL", help="the history store (default: $BCM_DATABASE_URL, else bcm.db)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="engine worker processes (default 0: check in the server's process)",
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="sha256 hashes of accepted tokens, one a line (and $BCM_API_TOKENS)",
+    )
+    p.add_argument(
+        "--require-token-for-checks",
+        action="store_true",
+        help="checks need a bearer token too (writes always do)",
+    )
+    p.add_argument(
+        "--max-body",
+        type=_size,
+        default=1024 * 1024,
+        metavar="SIZE",
+        help="largest request body (default 1MB)",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=100,
+        metavar="N",
+        help="proposals per batch request (default 100)",
+    )
+    p.add_argument(
+        "--max-history",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="history records per request (default 10000)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time limit of one request's checking (default 10)",
+    )
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=cmd_serve)
 
