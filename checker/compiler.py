@@ -8,6 +8,12 @@ A check runs in two phases (ARCHITECTURE.md, "The engine"):
    a test on the history record alone is an alpha test on the history fact; a comparison of
    the record with the proposal is a join term; the rest (the *residue*) is evaluated by the
    reference evaluator on the candidate pairs the engine found.
+   A query whose record tests do not read the proposal (the common case: a scope, a status,
+   a direction, a date window) is *ordered*: its records, in date order, answer it, so the
+   engine finds only the bounds (the last record before the proposal, the first in the
+   window) and Python takes the records between them. Each record then enters as copies
+   filed by date bucket, with its neighbour's day number, and the join has an equality term
+   on the bucket: durable scans one bucket instead of the whole partition.
 2. *Rules.* One fact per check (proposal fields, parameters, query results, derived flags)
    goes into rule rulesets of at most 32 rules; a rule's severity conditions are extra rules
    `<rule>#<level>` that fire with it.
