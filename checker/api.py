@@ -14,13 +14,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checker.diagnostics import BcmError, Diagnostic, suggestion_help
 from checker.documents import EngineInfo, Finding, PackInfo, PolicyChange, Report
 from checker.lang import ast
 from checker.lang.checked import CheckedPack
 from checker.loading import RawDocument, validate
+
+if TYPE_CHECKING:
+    from checker.workers import WorkerPool
 
 ParamValue = str | int | Decimal
 
@@ -44,6 +47,7 @@ class History:
     def __init__(self, records: Iterable[PolicyChange | Mapping[str, Any]] = ()):
         self.key = uuid.uuid4().hex
         self._docs: list[PolicyChange] = []
+        self._facts: list[dict[str, Any]] = []
         self._by_id: dict[str, PolicyChange] = {}
         self._lock = threading.Lock()
         self.add(records)
@@ -58,6 +62,15 @@ class History:
     @property
     def records(self) -> Sequence[PolicyChange]:
         return tuple(self._docs)
+
+    def facts(self, start: int = 0) -> Sequence[dict[str, Any]]:
+        """The records from `start` on as engine facts, converted once and kept."""
+        from checker.semantics import to_fact
+
+        with self._lock:
+            if len(self._facts) < len(self._docs):
+                self._facts.extend(to_fact(d) for d in self._docs[len(self._facts) :])
+            return self._facts[start:]
 
     def add(self, records: Iterable[PolicyChange | Mapping[str, Any]]) -> None:
         new: list[PolicyChange] = []
@@ -118,7 +131,14 @@ def parse_param_value(name: str, raw: ParamValue, declared: ast.Number) -> ast.N
     if isinstance(raw, int | Decimal):
         return ast.Number(Decimal(raw), declared.unit)
     try:
-        parsed = parse(f"param {name} = {raw}", "<param>").params[0].value
+        # One value and nothing else: the text is data, and a line break could smuggle in
+        # further declarations.
+        if not isinstance(raw, str) or any(ch in raw for ch in "\n\r{}#"):
+            raise BcmError([])
+        parsed_file = parse(f"param {name} = {raw}", "<param>")
+        if len(parsed_file.params) != 1 or parsed_file.principles or parsed_file.defines:
+            raise BcmError([])
+        parsed = parsed_file.params[0].value
     except BcmError:
         raise BcmError(
             [
@@ -147,7 +167,7 @@ def parse_param_value(name: str, raw: ParamValue, declared: ast.Number) -> ast.N
 class Pack:
     """A loaded, checked and compiled rule pack: compile once, check many times."""
 
-    def __init__(self, checked: CheckedPack, *, workers: int = 0, timeout: float = 10.0):
+    def __init__(self, checked: CheckedPack, runner: WorkerPool):
         from checker.reference import Evaluator
 
         self.checked = checked
@@ -155,9 +175,7 @@ class Pack:
             name=checked.manifest.name, version=checked.manifest.version, hash=checked.hash
         )
         self.evaluator = Evaluator(checked)
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._runner = _make_runner(checked, workers, timeout)
+        self._runner = runner
 
     @property
     def default_lang(self) -> str:
@@ -220,8 +238,7 @@ class Pack:
         language = lang or self.default_lang
         settings = self.settings(params, doc.jurisdiction)
         values = {n: s.value for n, s in settings.items()}
-        findings, engine = self._runner.run(self, doc, hist, values, language)
-        findings = sorted(findings, key=lambda f: f.sort_key())
+        findings, engine = self._run(doc, hist, values, language)
         return Report(
             proposal=doc.id,
             findings=findings,
@@ -274,6 +291,24 @@ class Pack:
             to_fact(doc), index, {n: s.value for n, s in settings.items()}, rule_id
         )
 
+    def _run(
+        self, doc: PolicyChange, hist: History, params: dict[str, Decimal], lang: str
+    ) -> tuple[list[Finding], EngineInfo]:
+        from checker.findings import make_finding
+        from checker.semantics import to_fact
+
+        fired, engine = self._runner.check(to_fact(doc), hist.key, hist.facts, params)
+        findings = [
+            make_finding(self.checked, f.rule, f.severity, f.env, self.evaluator, lang)
+            for f in fired
+        ]
+        reason = engine.get("reason")
+        if reason is not None:
+            # the history's key is a random name: keep reports of the same input identical
+            reason = reason.replace(hist.key, "the history")
+        info = EngineInfo(name=engine["name"], reason=reason)
+        return sorted(findings, key=lambda f: f.sort_key()), info
+
     def close(self) -> None:
         self._runner.close()
 
@@ -284,71 +319,14 @@ class Pack:
         self.close()
 
 
-class _InProcess:
-    """Runs checks on durable-rules in this process, the reference evaluator as fallback."""
+def load_pack(path: str | Path = "rules", *, workers: int = 0, timeout: float = 10.0) -> Pack:
+    """Load, check and compile a rule pack. Raises BcmError with every diagnostic on errors.
 
-    def __init__(self, checked: CheckedPack):
-        from checker.compiler import compile_pack
-        from checker.engine import Engine
-
-        self.engine = Engine(checked, compile_pack(checked))
-        self.lock = threading.Lock()
-        self.resident: dict[str, int] = {}
-        self.indexes: dict[str, Any] = {}
-
-    def run(
-        self, pack: Pack, doc: PolicyChange, hist: History, params: dict[str, Decimal], lang: str
-    ) -> tuple[list[Finding], EngineInfo]:
-        from checker.findings import make_finding
-        from checker.semantics import to_fact
-
-        fact = to_fact(doc)
-        with self.lock:
-            try:
-                done = self.resident.get(hist.key)
-                records = hist.records
-                if done is None:
-                    self.engine.set_history(hist.key, [to_fact(r) for r in records])
-                    self.resident[hist.key] = len(records)
-                elif done < len(records):
-                    self.engine.add_history(hist.key, [to_fact(r) for r in records[done:]])
-                    self.resident[hist.key] = len(records)
-                fired = self.engine.check(fact, hist.key, params)
-                engine = EngineInfo(name="durable-rules")
-            except Exception as err:  # the engine failed: answer from the oracle, say so
-                fired = self._reference(pack, fact, hist, params)
-                engine = EngineInfo(
-                    name="reference", reason=f"engine error: {type(err).__name__}: {err}"
-                )
-        findings = [
-            make_finding(pack.checked, f.rule, f.severity, f.env, pack.evaluator, lang)
-            for f in fired
-        ]
-        return findings, engine
-
-    def _reference(
-        self, pack: Pack, fact: dict[str, Any], hist: History, params: dict[str, Decimal]
-    ) -> Any:
-        from checker.reference import HistoryIndex
-        from checker.semantics import to_fact
-
-        index = HistoryIndex([to_fact(r) for r in hist.records])
-        return pack.evaluator.check(fact, index, params)
-
-    def close(self) -> None:
-        pass
-
-
-def _make_runner(checked: CheckedPack, workers: int, timeout: float) -> Any:
-    if workers <= 0:
-        return _InProcess(checked)
+    `workers` engine processes answer checks (each a durable-rules host, supervised: a crash
+    or a hang is answered by the reference evaluator, marked in the report); with 0 the engine
+    runs in this process.
+    """
     from checker.workers import WorkerPool
 
-    return WorkerPool(checked.root, workers)
-
-
-def load_pack(path: str | Path = "rules", *, workers: int = 0, timeout: float = 10.0) -> Pack:
-    """Load, check and compile a rule pack. Raises BcmError with every diagnostic on errors."""
-    from checker.lang.pack import load_checked_pack
-
-    return Pack(load_checked_pack(str(path)), workers=workers, timeout=timeout)
+    runner = WorkerPool(str(path), workers, timeout=timeout)
+    return Pack(runner.pack, runner)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -655,9 +656,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=0,
+        default=os.cpu_count() or 1,
         metavar="N",
-        help="engine worker processes (default 0: check in the server's process)",
+        help="supervised engine worker processes (default: one per core; 0 checks in the "
+        "server's process, unprotected from engine crashes)",
     )
     p.add_argument(
         "--token-file",
