@@ -53,12 +53,14 @@ from checker.lang import ast
 from checker.lang.checked import CheckedPack
 from checker.reference import CheckMemo, Env, Evaluator, Fired
 
-__all__ = ["Engine", "EngineError"]
+__all__ = ["Engine", "EngineError", "UnknownHistory"]
 
 Fact = dict[str, Any]
 
 # The engine allows 1,024 live sids per ruleset; the next one raises MemoryError.
 MAX_RESIDENT: Final = 1000
+# Histories kept, least recently used dropped first: a service sees a history per request.
+MAX_HISTORIES: Final = 32
 
 
 # One encoder for every fact: json.dumps with options builds a new one per call.
@@ -67,6 +69,10 @@ _ENCODE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False).enco
 
 class EngineError(Exception):
     """The engine cannot answer this check exactly; the reference evaluator must."""
+
+
+class UnknownHistory(EngineError):
+    """The engine holds no history of that key: give it the records again."""
 
 
 class _QuietHost(Host):  # type: ignore[misc]
@@ -340,7 +346,14 @@ def _reduce(kind: str, span: tuple[list[Fact], _Order, int, int] | None) -> Any:
 class Engine:
     """One durable host running a compiled pack; histories resident by key."""
 
-    def __init__(self, pack: CheckedPack, plan: Plan, *, max_resident: int = MAX_RESIDENT):
+    def __init__(
+        self,
+        pack: CheckedPack,
+        plan: Plan,
+        *,
+        max_resident: int = MAX_RESIDENT,
+        max_histories: int = MAX_HISTORIES,
+    ):
         problems = check_plan_safety(plan)
         if problems:
             raise EngineError("unsafe plan: " + "; ".join(problems))
@@ -350,8 +363,9 @@ class Engine:
         self.plan = plan
         self.evaluator = Evaluator(pack)
         self.max_resident = max_resident
+        self.max_histories = max_histories
         self._lock = threading.RLock()
-        self._histories: dict[str, _History] = {}
+        self._histories: OrderedDict[str, _History] = OrderedDict()
         self._counter = 0
         # filled by the actions during one assertion, read and cleared by the caller
         self._fired: set[str] = set()
@@ -534,6 +548,7 @@ class Engine:
             self._drop(key)
             self._histories[key] = _History()
             self._append(key, list(records))
+            self._forget_old()
 
     def add_history(self, key: str, records: Iterable[Mapping[str, Any]]) -> None:
         """Append records to the history `key`; only the new ones are asserted."""
@@ -541,7 +556,20 @@ class Engine:
             self._ensure_host()
             if key not in self._histories:
                 self._histories[key] = _History()
+            self._histories.move_to_end(key)
             self._append(key, list(records))
+            self._forget_old()
+
+    def held(self, key: str) -> int | None:
+        """How many records of the history `key` the engine holds; None when it holds none
+        (never given, or dropped as the least recently used)."""
+        with self._lock:
+            history = self._histories.get(key)
+            return None if history is None else len(history.records)
+
+    def _forget_old(self) -> None:
+        while len(self._histories) > self.max_histories:
+            self._drop(next(iter(self._histories)))
 
     def drop_history(self, key: str) -> None:
         with self._lock:
@@ -709,7 +737,7 @@ class Engine:
             # a failed engine call may leave a state half-updated: start over with a new host
             histories = self._histories
             self._build()
-            self._histories = {}
+            self._histories = OrderedDict()
             for key, history in histories.items():
                 self._histories[key] = _History()
                 self._append(key, history.records)
@@ -829,7 +857,9 @@ class Engine:
         plan = self.plan
         history = self._histories.get(history_key) if history_key is not None else None
         if history_key is not None and history is None:
-            raise EngineError(f"unknown history {history_key!r}")
+            raise UnknownHistory(f"unknown history {history_key!r}")
+        if history_key is not None:
+            self._histories.move_to_end(history_key)
         matched: dict[int, list[Fact]] = {j.index: [] for j in plan.joins}
         spans: dict[int, tuple[list[Fact], _Order, int, int] | None] = {}
         date = proposal.get("effective_on")

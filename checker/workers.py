@@ -47,6 +47,8 @@ FiredData = Fired
 FAULTS_ENV: Final = "BCM_TEST_FAULTS"
 FAULT_FIELD: Final = "bcm_test_fault"
 START_TIMEOUT: Final = 120.0
+# Histories indexed for the reference evaluator in this process, most recently used kept.
+_MAX_INDEXES: Final = 8
 
 # --- the wire format: JSON with tagged values -------------------------------------------------
 
@@ -117,7 +119,7 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
     `faults` is BCM_TEST_FAULTS=1 in the environment that started the pool, passed on: a
     forkserver's children inherit the server's environment, not the pool's."""
     from checker.compiler import compile_pack
-    from checker.engine import Engine, EngineError
+    from checker.engine import Engine, EngineError, UnknownHistory
     from checker.lang.pack import load_checked_pack
 
     try:
@@ -155,6 +157,8 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
                 _send(conn, {"ok": True, "fired": answer})
             else:
                 _send(conn, {"ok": False, "reason": f"unknown request {op!r}"})
+        except UnknownHistory:
+            _send(conn, {"ok": False, "missing": True, "reason": "history not held"})
         except EngineError as err:
             _send(conn, {"ok": False, "reason": f"engine error: {err}"})
         except Exception as err:
@@ -186,6 +190,10 @@ class _WorkerLost(Exception):
 
 class _Refused(Exception):
     """The worker is fine, but its engine could not answer this check."""
+
+
+class _Missing(Exception):
+    """The worker no longer holds the history of the check."""
 
 
 @dataclass
@@ -354,7 +362,17 @@ class WorkerPool:
             "key": key,
             "params": encode(dict(params)),
         }
-        answer = self._exchange(worker, message, limit)
+        try:
+            answer = self._exchange(worker, message, limit)
+        except _Missing:
+            # the worker let the history go (it keeps the most recently used): send it again
+            assert key is not None
+            worker.resident.pop(key, None)
+            records = list(provider(0)) if provider is not None else []
+            message_history = {"op": "history", "key": key, "start": 0, "records": encode(records)}
+            self._exchange(worker, message_history, max(limit, 60.0))
+            worker.resident[key] = len(records)
+            answer = self._exchange(worker, message, limit)
         fired = answer.get("fired")
         if not isinstance(fired, list):
             raise _WorkerLost("the worker answered out of protocol")
@@ -372,6 +390,8 @@ class WorkerPool:
         except (EOFError, OSError, ValueError) as err:
             raise _WorkerLost(_death(worker, err)) from err
         if not answer.get("ok"):
+            if answer.get("missing"):
+                raise _Missing()
             reason = str(answer.get("reason"))
             if reason.startswith("engine error"):
                 raise _Refused(reason)
@@ -405,9 +425,12 @@ class WorkerPool:
         if key is None or provider is None:
             return HistoryIndex()
         with self._index_lock:
-            index = self._indexes.get(key)
+            index = self._indexes.pop(key, None)
             if index is None:
-                index = self._indexes[key] = HistoryIndex()
+                index = HistoryIndex()
+            self._indexes[key] = index  # most recently used last
+            while len(self._indexes) > _MAX_INDEXES:
+                del self._indexes[next(iter(self._indexes))]
             new = list(provider(len(index)))
             if new:
                 index.add(new)
@@ -460,7 +483,6 @@ class _Local:
         from checker.engine import Engine
 
         self.engine = Engine(pack, compile_pack(pack))
-        self.resident: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def check(
@@ -475,16 +497,16 @@ class _Local:
         with self.lock:
             try:
                 if key is not None:
-                    held = self.resident.get(key, 0)
-                    new = list(provider(held)) if provider is not None else []
-                    if key not in self.resident:
+                    held = self.engine.held(key)
+                    new = list(provider(held or 0)) if provider is not None else []
+                    if held is None:
                         self.engine.set_history(key, new)
                     elif new:
                         self.engine.add_history(key, new)
-                    self.resident[key] = held + len(new)
                 return self.engine.check(proposal, key, params)
             except EngineError as err:
-                self.resident.pop(key or "", None)
+                if key is not None:
+                    self.engine.drop_history(key)  # sent again in full next time
                 raise _Refused(f"engine error: {err}") from err
 
     def close(self) -> None:

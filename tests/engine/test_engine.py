@@ -14,7 +14,7 @@ import durable_rules_engine
 import pytest
 
 from checker.compiler import compile_pack
-from checker.engine import Engine, EngineError
+from checker.engine import Engine, EngineError, UnknownHistory
 from checker.lang.checked import CheckedPack
 from checker.lang.pack import load_checked_pack
 from checker.reference import Evaluator, HistoryIndex
@@ -275,3 +275,16 @@ def test_the_default_pack_on_the_examples() -> None:
             got = [(f.rule.id, f.severity) for f in engine.check(proposal, "jp", params)]
             want = [(f.rule.id, f.severity) for f in evaluator.check(proposal, index, params)]
             assert got == want, path.name
+
+
+def test_the_least_recently_used_history_is_let_go(pack: CheckedPack) -> None:
+    engine = Engine(pack, compile_pack(pack), max_histories=2)
+    for key in ("one", "two", "three"):
+        engine.set_history(key, HISTORY)
+    assert engine.held("one") is None
+    assert engine.held("three") == len(HISTORY)
+    with pytest.raises(UnknownHistory):
+        run(engine, policy("P", "2019-04-01", "restrict"), "one")
+    run(engine, policy("P", "2019-04-01", "restrict"), "two")  # now the most recent
+    engine.set_history("four", HISTORY)
+    assert (engine.held("two"), engine.held("three")) == (len(HISTORY), None)

@@ -192,3 +192,28 @@ def test_in_process_mode_falls_back_on_engine_errors() -> None:
 )
 def test_the_wire_format_keeps_values(value: Any) -> None:
     assert decode(encode(value)) == value
+
+
+def test_a_history_let_go_by_a_worker_is_sent_again(pool: WorkerPool) -> None:
+    """Workers keep the histories used most recently; an older one is sent again, and the
+    engine still answers."""
+    first = Provider(HISTORY)
+    pool.check(REVERSAL, "old", first, params(pool))
+    for n in range(40):
+        pool.check(REVERSAL, f"h-{n}", Provider(HISTORY[:1]), params(pool))
+    fired, engine = pool.check(REVERSAL, "old", first, params(pool))
+    assert engine == {"name": "durable-rules"}
+    assert summary(fired) == reference(REVERSAL, HISTORY)
+    assert first.asked.count(0) >= 2
+
+
+def test_in_process_mode_sends_a_history_let_go_again() -> None:
+    with WorkerPool(RULES, 0) as local:
+        first = Provider(HISTORY)
+        local.check(REVERSAL, "old", first, params(local))
+        for n in range(40):
+            local.check(REVERSAL, f"h-{n}", Provider(HISTORY[:1]), params(local))
+        fired, engine = local.check(REVERSAL, "old", first, params(local))
+    assert engine == {"name": "durable-rules"}
+    assert summary(fired) == reference(REVERSAL, HISTORY)
+    assert first.asked == [0, 0]
