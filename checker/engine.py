@@ -61,6 +61,10 @@ Fact = dict[str, Any]
 MAX_RESIDENT: Final = 1000
 # Histories kept, least recently used dropped first: a service sees a history per request.
 MAX_HISTORIES: Final = 32
+# durable keeps about 165 bytes of every join frame it fires in a state until the state is
+# deleted: past this many frames in a join ruleset's states, the busiest state is deleted and
+# loaded again when next needed (about 16 MB at most per join ruleset).
+RECYCLE_FRAMES: Final = 100_000
 
 
 # One encoder for every fact: json.dumps with options builds a new one per call.
@@ -165,6 +169,7 @@ class _Resident:
     hashes: set[int] = field(default_factory=set)  # FNV-1a of every live fact id in the sid
     # (kind, record, bucket) → (the fact as asserted or None if refused, id hash, signature)
     stored: dict[tuple[str, int, int], tuple[str | None, int, Any]] = field(default_factory=dict)
+    frames: int = 0  # join frames fired in the state since it was made
 
 
 class _Residency:
@@ -174,6 +179,7 @@ class _Residency:
     def __init__(self, capacity: int) -> None:
         self.free: list[str] = list(reversed(_sid_pool(capacity)))
         self.live: OrderedDict[tuple[str, tuple[str, ...]], _Resident] = OrderedDict()
+        self.frames = 0  # join frames fired in the live states
 
 
 @functools.cache
@@ -726,6 +732,7 @@ class Engine:
         resident = residency.live.pop(owner)
         self._probe_and_delete(ruleset, resident.sid, resident.hashes)
         residency.free.append(resident.sid)
+        residency.frames -= resident.frames
 
     def _probe_and_delete(self, ruleset: str, sid: str, hashes: set[int]) -> None:
         probe_id, _ = self._fresh_id("x", hashes | {fnv1a32(f"sid-{sid}")})
@@ -889,6 +896,12 @@ class Engine:
                     self._candidates[index].clear()
                     self._firsts[index].clear()
                 self._assert_once(ruleset.name, fact, resident.hashes)
+                fired = sum(
+                    len(self._candidates[i]) + len(self._firsts[i])
+                    for i in self._joins_of[ruleset.name]
+                )
+                resident.frames += fired
+                self._residency[ruleset.name].frames += fired
                 for index in self._joins_of[ruleset.name]:
                     join = plan.joins[index]
                     found = self._candidates[index]
@@ -899,6 +912,7 @@ class Engine:
                         matched[index] = self._residue(index, records, base)
                     found.clear()
                     self._firsts[index].clear()
+        self._recycle()
         results: dict[str, Any] = {}
         for slot in plan.slots:
             if slot.join in spans:
@@ -906,6 +920,14 @@ class Engine:
             else:
                 results[slot.key] = semantics.query_result(slot.kind, matched[slot.join])
         return results
+
+    def _recycle(self) -> None:
+        """Delete the busiest state of a join ruleset whose states hold too many frames; its
+        partition is loaded again when next needed."""
+        for name, residency in self._residency.items():
+            while residency.frames > RECYCLE_FRAMES and residency.live:
+                owner = max(residency.live, key=lambda o: residency.live[o].frames)
+                self._evict(name, owner)
 
     def _span(
         self,
