@@ -122,14 +122,25 @@ def _iso_date_only(value: Any) -> Any:
     raise ValueError("expected an ISO calendar date (YYYY-MM-DD)")
 
 
+# 1e999999 is a finite decimal, but making it a whole number, or writing it out, takes minutes
+# in one thread. No figure of a policy document comes near 10^1000 (the HTTP API's bound too).
+MAX_EXPONENT = 1000
+_WHOLE_LIMIT = 10 ** (MAX_EXPONENT + 1)
+_OUT_OF_RANGE = f"expected a number between 10^-{MAX_EXPONENT} and 10^{MAX_EXPONENT}"
+
+
 def _exact_number(value: Any) -> Any:
     # Numbers are compared exactly as written: a float from the Python API goes through its
     # shortest repr, so 1.36 stays 1.36 and never becomes 1.3600000000000000977.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError("expected a number")
+    if isinstance(value, int) and abs(value) >= _WHOLE_LIMIT:
+        raise ValueError(_OUT_OF_RANGE)
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         raise ValueError("expected a finite number")
+    if number and abs(number.adjusted()) > MAX_EXPONENT:
+        raise ValueError(_OUT_OF_RANGE)
     return number
 
 
@@ -137,9 +148,12 @@ def _whole_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError("expected a whole number")
     if isinstance(value, int):
+        if abs(value) >= _WHOLE_LIMIT:
+            raise ValueError(_OUT_OF_RANGE)
         return value
-    if isinstance(value, float | Decimal) and value == int(value):
-        return int(value)
+    number = _exact_number(value)
+    if number == number.to_integral_value():
+        return int(number)
     raise ValueError("expected a whole number")
 
 

@@ -11,6 +11,8 @@ import contextlib
 import functools
 import json
 import os
+import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -24,6 +26,14 @@ from checker.diagnostics import BcmError, Diagnostic, Span, did_you_mean
 from checker.documents import PolicyChange
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+# The document model, the rule engine and the reports walk values recursively; far below the
+# depth where that fails, no document has any use for more (the HTTP API's bound too).
+MAX_DEPTH = 64
+# Half of a UTF-16 surrogate pair: JSON and YAML escapes can write one, but no UTF-8 text (a
+# report, a terminal, the store) can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONG_NUMBER = re.compile(f"[0-9]{{{sys.get_int_max_str_digits() + 1},}}")
+_SURROGATE_ESCAPE = re.compile(r"\\[uU](?:0000)?[dD][89a-fA-F]")
 
 Location = tuple[int, int]  # line, column (1-based)
 PathKey = tuple[str | int, ...]
@@ -184,12 +194,67 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
+class _Unreadable(ValueError):
+    """Valid JSON that no document may hold; `needle` is the text that shows where."""
+
+    def __init__(self, message: str, needle: str):
+        super().__init__(message)
+        self.needle = needle
+
+
 def _json_loads(text: str) -> Any:
-    return json.loads(
-        text,
-        parse_float=Decimal,
-        parse_constant=_reject_constant,
-        object_pairs_hook=_object_pairs,
+    try:
+        data = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_pairs,
+        )
+    except ValueError as err:
+        # Python refuses a whole number of more than 4,300 digits, in words about its own
+        # settings; a hook on every number to say it better would slow every document down.
+        found = _LONG_NUMBER.search(text) if "integer string conversion" in str(err) else None
+        if found is None:
+            raise
+        raise _Unreadable(
+            f"a whole number of {len(found.group())} digits is more than a document may hold",
+            found.group()[:40],
+        ) from None
+    if _SURROGATE_ESCAPE.search(text):  # most texts have no such escape: no walk for them
+        lone = _lone_surrogate(data)
+        if lone is not None:
+            escape = f"\\u{ord(lone):04x}"
+            raise _Unreadable(
+                f"`{escape}` is half of a UTF-16 surrogate pair, which no UTF-8 text can hold",
+                escape,
+            )
+    return data
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first lone surrogate in a text of `data` (keys included), without recursion."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found is not None:
+                return found.group()
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
+def _too_deep(file: str, at: Location = (1, 1), path: str | None = None) -> Diagnostic:
+    return Diagnostic(
+        "D011",
+        f"the document is nested more than {MAX_DEPTH} levels deep",
+        Span.point(file, *at),
+        path=path,
+        help="a policy-change document is a few levels deep; flatten `extensions`",
     )
 
 
@@ -200,6 +265,18 @@ def _json_error(file: str, text: str, err: Exception, base_line: int = 1) -> Dia
             f"broken JSON: {err.msg.lower()}",
             Span.point(file, err.lineno + base_line - 1, err.colno),
             help="check the brackets, quotes and commas just before this point",
+        )
+    if isinstance(err, RecursionError):
+        return _too_deep(file, (base_line, 1))
+    if isinstance(err, _Unreadable):
+        offset = text.lower().find(err.needle.lower())
+        line = text.count("\n", 0, offset) + base_line if offset >= 0 else base_line
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1 if offset >= 0 else 1
+        return Diagnostic(
+            "D002",
+            f"broken JSON: {err}",
+            Span.point(file, line, column, len(err.needle)),
+            help="write the figure or the text as it is meant: plain numbers, whole characters",
         )
     if isinstance(err, _DuplicateKey):
         at = _find_key(text, err.key)
@@ -232,8 +309,43 @@ def _find_key(text: str, key: str) -> Location | None:
 # --- YAML -----------------------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """A part of a YAML text that no document may hold, refused before it is built."""
+
+    def __init__(self, code: str, message: str, mark: Any, help: str):
+        super().__init__(message)
+        self.diagnostic = (code, message, help)
+        self.mark = mark
+
+
 class _SafeLoader(yaml.SafeLoader):
     """Safe YAML with exact decimals, no aliases (billion laughs) and no duplicate keys."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Refused while the text is read, in one pass: aliases are how a tiny file expands
+        # into gigabytes (billion laughs), and depth is what recursive readers cannot take.
+        at = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused(
+                "D005",
+                "YAML aliases (`*name`) are not allowed in a policy document",
+                at,
+                "write the value out in full where it is needed",
+            )
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(
+                "D011",
+                f"the document is nested more than {MAX_DEPTH} levels deep",
+                at,
+                "a policy-change document is a few levels deep; flatten `extensions`",
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -252,6 +364,35 @@ def _decimal_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     return value
 
 
+def _whole_number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        value = loader.construct_yaml_int(node)
+    except ValueError:  # more digits than Python turns into a number
+        value = None
+    if not isinstance(value, int) or value.bit_length() > 4 * sys.get_int_max_str_digits():
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"`{str(node.value)[:40]}` is not a number a policy document may hold",
+            node.start_mark,
+        )
+    return value
+
+
+def _text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_scalar(node)
+    lone = _SURROGATE.search(value)
+    if lone is not None:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"`\\u{ord(lone.group()):04x}` is half of a UTF-16 surrogate pair, which no UTF-8 "
+            "text can hold",
+            node.start_mark,
+        )
+    return value
+
+
 def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     # Dates stay text until the document model reads them, as in JSON.
     return str(node.value)
@@ -261,6 +402,13 @@ def _mapping_no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> A
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if isinstance(key, list | dict):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value, not a list or a mapping",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"the key `{key}` appears twice in one mapping", key_node.start_mark
@@ -270,12 +418,32 @@ def _mapping_no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> A
 
 
 _SafeLoader.add_constructor("tag:yaml.org,2002:float", _decimal_float)
+_SafeLoader.add_constructor("tag:yaml.org,2002:int", _whole_number)
+_SafeLoader.add_constructor("tag:yaml.org,2002:str", _text)
 _SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 _SafeLoader.add_constructor("tag:yaml.org,2002:map", _mapping_no_duplicates)
 
 
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _FastLoader(CParser, _SafeLoader):
+        """The same loader reading with libyaml, about six times as fast: its events are
+        composed by `_SafeLoader.compose_node` (with its checks), not by libyaml's composer."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+        get_single_node = yaml.composer.Composer.get_single_node
+
+
 def _compose_yaml(text: str) -> yaml.Node | None:
-    loader = _SafeLoader(text)
+    loader = _FastLoader(text) if yaml.__with_libyaml__ else _SafeLoader(text)
     try:
         return loader.get_single_node()
     finally:
@@ -296,31 +464,10 @@ def _yaml_positions(
             _yaml_positions(item, (*path, n), pos, keys)
 
 
-def _has_alias(text: str) -> Any:
-    # Aliases are refused outright: a document needs none, and they are how a tiny file
-    # expands into gigabytes (billion laughs).
-    for event in yaml.parse(text, Loader=_SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            return event.start_mark
-    return None
-
-
 def _load_yaml(
     file: str, text: str
 ) -> tuple[Any, dict[PathKey, Location], dict[PathKey, Location]]:
     try:
-        alias = _has_alias(text)
-        if alias is not None:
-            raise BcmError(
-                [
-                    Diagnostic(
-                        "D005",
-                        "YAML aliases (`*name`) are not allowed in a policy document",
-                        Span.point(file, alias.line + 1, alias.column + 1),
-                        help="write the value out in full where it is needed",
-                    )
-                ]
-            )
         node = _compose_yaml(text)
         if node is None:
             return None, {}, {}
@@ -329,6 +476,16 @@ def _load_yaml(
             data = loader.construct_document(node)
         finally:
             loader.dispose()
+    except _Refused as refused:
+        code, message, help_text = refused.diagnostic
+        mark = refused.mark
+        raise BcmError(
+            [
+                Diagnostic(
+                    code, message, Span.point(file, mark.line + 1, mark.column + 1), help=help_text
+                )
+            ]
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "unreadable YAML"
@@ -341,6 +498,9 @@ def _load_yaml(
             code, help_text = "D003", "each field may be given once; remove or rename one of them"
         elif "not a number" in problem:
             code, help_text = "D006", "write a finite number or null"
+        elif "nesting depth" in problem:  # libyaml's own bound, deeper than MAX_DEPTH
+            code, help_text = "D011", "a policy-change document is a few levels deep"
+            problem = f"the document is nested more than {MAX_DEPTH} levels deep"
         return_span = Span.point(file, mark.line + 1, mark.column + 1) if mark else None
         raise BcmError(
             [Diagnostic(code, f"broken YAML: {problem}", return_span, help=help_text)]
@@ -434,10 +594,6 @@ def read_raw_documents(
         try:
             data = _json_loads(text)
         except (ValueError, RecursionError) as err:
-            if isinstance(err, RecursionError):
-                raise BcmError(
-                    [Diagnostic("D002", "the JSON is nested too deeply", Span.point(file, 1, 1))]
-                ) from None
             raise BcmError([_json_error(file, text, err)]) from None
         json_text = text
         index = functools.cache(lambda: _index_json(json_text, 1, ()))
@@ -520,7 +676,34 @@ def _found(value: Any) -> str:
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
         return json.dumps(text, ensure_ascii=False)
+    if isinstance(value, int) and value.bit_length() > 3 * sys.get_int_max_str_digits():
+        return "a whole number too long to show"
     return str(value)
+
+
+def _deepest(data: Any) -> PathKey | None:
+    """Where `data` is nested deeper than MAX_DEPTH, found without recursion; else None."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            return _path_at_depth(data, depth)
+        for item in value.values() if isinstance(value, dict) else value:
+            if isinstance(item, dict | list):
+                stack.append((item, depth + 1))
+    return None
+
+
+def _path_at_depth(data: Any, depth: int) -> PathKey:
+    # Only for a document already found too deep: paths cost a tuple per value.
+    stack: list[tuple[Any, PathKey]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= depth:
+            return path
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        stack.extend((v, (*path, k)) for k, v in items if isinstance(v, dict | list))
+    return ()
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
@@ -620,6 +803,10 @@ def validate(
                 help="a document is an object with fields such as `id`, `title`, `direction`",
             )
         ]
+    deepest = _deepest(raw.data)
+    if deepest is not None:
+        place = raw.located()[0].get((*raw.path, *deepest), (1, 1))
+        return None, [_too_deep(raw.file, place, format_path(root, (*raw.path, *deepest)))]
     try:
         return model.model_validate(raw.data), []
     except ValidationError as err:

@@ -81,6 +81,11 @@ def unquote(token: str) -> str:
     return _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(0)), body)
 
 
+# A number in a rule file, like one in a document, stays within 10^-1000 and 10^1000: turning
+# anything larger into a whole number, or writing it out, takes minutes.
+MAX_DIGITS = 1000
+
+
 class _Build(Transformer[Token, Any]):
     """Parse tree to AST, collecting structural problems (duplicate or missing clauses)."""
 
@@ -101,7 +106,20 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True)
     def number(self, meta: Any, items: list[Token]) -> ast.Number:
         unit = _UNITS[str(items[1])] if len(items) > 1 else None
-        return ast.Number(Decimal(str(items[0])), unit, span=self.sp(meta))
+        digits = str(items[0])
+        whole, _, fraction = digits.partition(".")
+        if len(whole.lstrip("0")) > MAX_DIGITS or len(fraction) > MAX_DIGITS:
+            self.problems.append(
+                Diagnostic(
+                    "S009",
+                    f"`{digits[:12]}...` has more than {MAX_DIGITS} digits before or after the "
+                    "point",
+                    self.sp(items[0]),
+                    help="write the figure as it is meant; numbers stay within 10^-1000 and "
+                    "10^1000, as in documents",
+                )
+            )
+        return ast.Number(Decimal(digits), unit, span=self.sp(meta))
 
     def text(self, items: list[Token]) -> ast.Text:
         return ast.Text(unquote(str(items[0])), span=self.sp(items[0]))
@@ -335,8 +353,19 @@ class _Meta:
             self.end_line, self.end_column = last.end_line, last.end_column
 
 
+# Far deeper than any rule a person writes, and shallow enough that the stages after parsing,
+# which walk expressions recursively, stay clear of Python's recursion limit.
+MAX_NESTING = 100
+
+
+class _TooDeep(Exception):
+    def __init__(self, tree: Tree[Token]):
+        super().__init__()
+        self.tree = tree
+
+
 def _build(
-    tree: Tree[Token], callbacks: dict[str, Callback], named: frozenset[str]
+    tree: Tree[Token], callbacks: dict[str, Callback], named: frozenset[str], depth: int = 0
 ) -> tuple[Any, Token | None, Token | None]:
     """The node of `tree`, with its first and last token (None for a node without text)."""
     children: list[Any] = []
@@ -344,7 +373,9 @@ def _build(
     last: Token | None = None
     for child in tree.children:
         if isinstance(child, Tree):
-            value, child_first, child_last = _build(child, callbacks, named)
+            if depth >= MAX_NESTING:
+                raise _TooDeep(child)
+            value, child_first, child_last = _build(child, callbacks, named, depth + 1)
             if child_first is None:
                 children.append(value)
                 continue
@@ -538,13 +569,32 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
     return Diagnostic("S001", message, span, help=help_text)
 
 
+def _too_deep(tree: Tree[Token], file: str) -> Diagnostic:
+    node: Any = tree
+    while isinstance(node, Tree) and node.children:  # its first token, without recursion
+        node = node.children[0]
+    span = Span.point(file, 1, 1)
+    if isinstance(node, Token) and node.line is not None and node.column is not None:
+        span = Span.point(file, node.line, node.column, len(node))
+    return Diagnostic(
+        "S008",
+        f"nested too deeply: more than {MAX_NESTING} levels of parentheses, operators or `else`",
+        span,
+        help="name the inner parts with `define` or `let`, or write a long chain without "
+        "parentheses: `a or b or c`",
+    )
+
+
 def parse(text: str, file: str = "<text>") -> ast.RuleFile:
     """Parse one rule file. Raises BcmError with located diagnostics on bad syntax."""
     try:
         tree = parser().parse(text)
     except UnexpectedInput as err:
         raise BcmError([_syntax_diagnostic(err, text, file)]) from None
-    node, problems = _transform(tree, file)
+    try:
+        node, problems = _transform(tree, file)
+    except _TooDeep as deep:
+        raise BcmError([_too_deep(deep.tree, file)]) from None
     if problems:
         raise BcmError(problems)
     return node
