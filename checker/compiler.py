@@ -1063,9 +1063,12 @@ def _group(op: str, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """`$and`/`$or` of parts, nested groups of the same kind flattened, repeats dropped (a
     null guard written twice is one test)."""
     flat: list[dict[str, Any]] = []
+    seen: set[str] = set()  # by text: comparing each test with every other is quadratic
     for part in parts:
         for item in part[op] if set(part) == {op} else [part]:
-            if item not in flat:
+            key = json.dumps(item, sort_keys=True, default=str)
+            if key not in seen:
+                seen.add(key)
                 flat.append(item)
     return flat[0] if len(flat) == 1 else {op: flat}
 
@@ -1224,17 +1227,18 @@ class _AlphaNetwork:
 
     def stack_bound(self) -> int:
         """The most entries the walk's stack can hold, every test taken to match."""
-        memo: dict[int, int] = {}
-
-        def extra(node: int) -> int:
-            if node in memo:
-                return memo[node]
+        extra: dict[int, int] = {}
+        pending = [0]
+        while pending:  # children before parents, without recursion: a long `and` is a chain
+            node = pending[-1]
             kids = self.children[node]
-            value = 0 if not kids else len(kids) - 1 + max(1, *(extra(k) for k in kids))
-            memo[node] = value
-            return value
-
-        return 1 + extra(0)
+            waiting = [k for k in kids if k not in extra]
+            if waiting:
+                pending.extend(waiting)
+                continue
+            pending.pop()
+            extra[node] = 0 if not kids else len(kids) - 1 + max(1, *(extra[k] for k in kids))
+        return 1 + extra[0]
 
     def widest(self) -> int:
         return max(len(kids) for kids in self.children)
