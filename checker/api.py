@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checker.diagnostics import BcmError, Diagnostic, suggestion_help
-from checker.documents import EngineInfo, Finding, PackInfo, PolicyChange, Report
+from checker.documents import (
+    MAX_EXPONENT,
+    EngineInfo,
+    Finding,
+    PackInfo,
+    PolicyChange,
+    Report,
+)
 from checker.lang import ast
 from checker.lang.checked import CheckedPack
 from checker.loading import RawDocument, validate
@@ -129,7 +136,21 @@ def parse_param_value(name: str, raw: ParamValue, declared: ast.Number) -> ast.N
     if isinstance(raw, bool):
         raise BcmError([Diagnostic("P011", f"`{name}` takes a number, not {raw}")])
     if isinstance(raw, int | Decimal):
-        return ast.Number(Decimal(raw), declared.unit)
+        # The bound of documents: 1e999999 would take minutes to become a whole number.
+        number = Decimal(raw) if not isinstance(raw, int) or abs(raw) < 10**MAX_EXPONENT else None
+        too_large = number is not None and number and abs(number.adjusted()) > MAX_EXPONENT
+        if number is None or not number.is_finite() or too_large:
+            raise BcmError(
+                [
+                    Diagnostic(
+                        "P011",
+                        f"`{name}` takes a finite number within 10^-{MAX_EXPONENT} and "
+                        f"10^{MAX_EXPONENT}",
+                        help=f"write a number in the unit of the parameter: `{_display(declared)}`",
+                    )
+                ]
+            )
+        return ast.Number(number, declared.unit)
     try:
         # One value and nothing else: the text is data, and a line break could smuggle in
         # further declarations.
