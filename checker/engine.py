@@ -601,11 +601,15 @@ class Engine:
                 raise ValueError("a history record needs an `id` and an `effective_on` date")
         # all or nothing: a record the engine cannot hold leaves the history as it was
         projections = [self._project(fact, n) for n, fact in enumerate(facts, start=start)]
-        passes = {
-            join.index: [self._passes(join, fact) for fact in facts]
-            for joins in self._ordered_in.values()
-            for join in joins
-        }
+        passes: dict[int, list[bool]] = {}
+        shared: dict[tuple[str, tuple[ast.Expr, ...]], list[bool]] = {}
+        for joins in self._ordered_in.values():
+            for join in joins:
+                # equal tests (as in `prior` and `recent` of the default pack) are run once
+                tests = (join.var, join.record_tests)
+                if tests not in shared:
+                    shared[tests] = [self._passes(join, fact) for fact in facts]
+                passes[join.index] = shared[tests]
         history.records.extend(facts)
         history.projections.extend(projections)
         for index, flags in passes.items():
@@ -666,7 +670,7 @@ class Engine:
         return resident
 
     def _passes(self, join: Any, record: Fact) -> bool:
-        env = Env({}, {}).bind(join.var, record)
+        env = Env({}, {}, vars={join.var: record})
         return all(semantics.truthy(self.evaluator.eval(t, env)) for t in join.record_tests)
 
     def _order(self, history: _History, join: Any, value: tuple[str, ...]) -> _Order:
