@@ -428,6 +428,7 @@ class Engine:
             if any(not plan.joins[i].ordered for i in self._joins_of.get(rs.name, []))
         }
         self._phase2_sid = "0"
+        self._closed = False
         self._build()
 
     # --- the host
@@ -522,6 +523,11 @@ class Engine:
     def close(self) -> None:
         """Free the engine's memory: every state probed and deleted, every ruleset deleted."""
         with self._lock:
+            if self._closed:
+                return
+            if self._broken:
+                self._closed = True  # the host is not to be trusted: leave it to the process
+                return
             for ruleset in self.plan.join_rulesets:
                 residency = self._residency[ruleset.name]
                 for owner in list(residency.live):
@@ -530,7 +536,7 @@ class Engine:
                 self._probe_and_delete(ruleset.name, self._phase2_sid, set())
             for ruleset in self.plan.rulesets:
                 durable_rules_engine.delete_ruleset(self._handles[ruleset.name])
-            self._broken = True
+            self._closed = True
 
     # --- ids
 
@@ -744,6 +750,8 @@ class Engine:
         durable_rules_engine.delete_state(self._handles[ruleset], sid)
 
     def _ensure_host(self) -> None:
+        if self._closed:
+            raise EngineError("the engine is closed")
         if self._broken:
             # a failed engine call may leave a state half-updated: start over with a new host
             histories = self._histories

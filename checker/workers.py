@@ -372,7 +372,10 @@ class WorkerPool:
             message_history = {"op": "history", "key": key, "start": 0, "records": encode(records)}
             self._exchange(worker, message_history, max(limit, 60.0))
             worker.resident[key] = len(records)
-            answer = self._exchange(worker, message, limit)
+            try:
+                answer = self._exchange(worker, message, limit)
+            except _Missing as again:
+                raise _Refused("engine error: the worker cannot hold the history") from again
         fired = answer.get("fired")
         if not isinstance(fired, list):
             raise _WorkerLost("the worker answered out of protocol")

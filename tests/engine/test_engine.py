@@ -288,3 +288,12 @@ def test_the_least_recently_used_history_is_let_go(pack: CheckedPack) -> None:
     run(engine, policy("P", "2019-04-01", "restrict"), "two")  # now the most recent
     engine.set_history("four", HISTORY)
     assert (engine.held("two"), engine.held("three")) == (len(HISTORY), None)
+
+
+def test_a_closed_engine_refuses_checks(pack: CheckedPack) -> None:
+    engine = Engine(pack, compile_pack(pack))
+    engine.set_history("h", HISTORY)
+    engine.close()
+    engine.close()  # a second close is harmless
+    with pytest.raises(EngineError, match="closed"):
+        run(engine, policy("P", "2019-04-01"), "h")
