@@ -29,6 +29,9 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # The document model, the rule engine and the reports walk values recursively; far below the
 # depth where that fails, no document has any use for more (the HTTP API's bound too).
 MAX_DEPTH = 64
+# A file of 300,000 empty objects would otherwise give three million diagnostics (minutes and
+# gigabytes) for a list nobody reads past its first screens.
+MAX_PROBLEMS = 100
 # Half of a UTF-16 surrogate pair: JSON and YAML escapes can write one, but no UTF-8 text (a
 # report, a terminal, the store) can hold it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -635,6 +638,8 @@ def _read_jsonl(p: Path, file: str, max_bytes: int) -> Iterator[RawDocument]:
                 data = _json_loads(text)
             except (ValueError, RecursionError) as err:
                 problems.append(_json_error(file, text, err, base_line=lineno))
+                if len(problems) > MAX_PROBLEMS:
+                    break
                 continue
             if not problems:
                 index = functools.partial(_index_json, text, lineno, (n,))
@@ -867,13 +872,26 @@ def load_documents(
                         )
                     )
                 problems.extend(found)
+                if len(problems) > MAX_PROBLEMS:
+                    break
                 if doc is not None and not found:
                     docs.append(doc)
         except BcmError as err:
             problems.extend(err.diagnostics)
+        if len(problems) > MAX_PROBLEMS:
+            raise BcmError([*problems[:MAX_PROBLEMS], _stopped(path)])
     if problems:
         raise BcmError(problems)
     return docs
+
+
+def _stopped(file: str) -> Diagnostic:
+    return Diagnostic(
+        "D012",
+        f"more than {MAX_PROBLEMS} problems: the first {MAX_PROBLEMS} are shown, and the rest "
+        f"of `{file}` was not read",
+        help="mend these and read the file again",
+    )
 
 
 def load_history(paths: list[str] | str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[PolicyChange]:

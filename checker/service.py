@@ -53,6 +53,7 @@ from checker.api import History, Pack, load_pack
 from checker.diagnostics import BcmError, Diagnostic, Span, render_all
 from checker.documents import Area, PackInfo, PolicyChange, Report, Status
 from checker.loading import (
+    MAX_PROBLEMS,
     Location,
     PathKey,
     RawDocument,
@@ -421,9 +422,19 @@ def _count(n: int, word: str) -> str:
 
 
 def _invalid(diagnostics: Sequence[Diagnostic], what: str = "the request") -> ProblemError:
-    return ProblemError(
-        422, "invalid", f"{what} has {_count(len(diagnostics), 'problem')}", diagnostics
-    )
+    shown = list(diagnostics[:MAX_PROBLEMS])
+    if len(diagnostics) > MAX_PROBLEMS:
+        # 10,000 empty records would otherwise answer a 60 KB request with 26 MB of problems.
+        shown.append(
+            Diagnostic(
+                "D012",
+                f"more than {MAX_PROBLEMS} problems: the first {MAX_PROBLEMS} are shown",
+                help="mend these (often one mistake repeated in every record) and send again",
+            )
+        )
+    many = shown[-1].code == "D012" if shown else False
+    detail = f"more than {MAX_PROBLEMS} problems" if many else _count(len(shown), "problem")
+    return ProblemError(422, "invalid", f"{what} has {detail}", shown)
 
 
 # --- reading bodies -------------------------------------------------------------------------
