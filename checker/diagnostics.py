@@ -133,15 +133,14 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, str] | None = None) -> 
         lines.append(f"  --> {diagnostic.location()}")
     text = sources.get(span.file) if (sources is not None and span is not None) else None
     if span is not None and text is not None:
-        source_lines = text.splitlines()
-        if 1 <= span.line <= len(source_lines):
-            src = source_lines[span.line - 1]
+        line = _source_line(text, span.line)
+        if line is not None:
             gutter = len(str(span.line))
             pad = " " * gutter
-            end_col = span.end_column if span.end_line == span.line else len(src) + 1
-            width = max(1, end_col - span.column)
-            caret = " " * _display_width(src[: span.column - 1]) + "^" * max(
-                1, _display_width(src[span.column - 1 : span.column - 1 + width])
+            end_col = span.end_column if span.end_line == span.line else len(line) + 1
+            src, column, width = _excerpt(line, span.column, max(1, end_col - span.column))
+            caret = " " * _display_width(src[: column - 1]) + "^" * max(
+                1, _display_width(src[column - 1 : column - 1 + width])
             )
             lines.append(f"{pad} |")
             lines.append(f"{span.line} | {src}")
@@ -151,6 +150,39 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, str] | None = None) -> 
     if diagnostic.help:
         lines.append(f"  = help: {diagnostic.help}")
     return "\n".join(lines)
+
+
+def _source_line(text: str, number: int) -> str | None:
+    """Line `number` (from 1) as the parsers count lines: only `\\n` ends one."""
+    if number < 1:
+        return None
+    start = 0
+    for _ in range(number - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    if end < 0 and not line:  # past the last line
+        return None
+    return line.removesuffix("\r")
+
+
+# Characters of a source line shown around the caret: a minified document is one line of
+# megabytes, and a frame per problem must not print it whole each time.
+_SHOWN = 200
+
+
+def _excerpt(line: str, column: int, width: int) -> tuple[str, int, int]:
+    """The part of `line` shown, with the span's column and width in it."""
+    if len(line) <= _SHOWN:
+        return line, column, width
+    start = max(0, min(column - 1 - _SHOWN // 4, len(line) - _SHOWN))
+    end = start + _SHOWN
+    lead = "…" if start > 0 else ""
+    tail = "…" if end < len(line) else ""
+    shown_width = max(1, min(width, end - (column - 1)))
+    return lead + line[start:end] + tail, column - start + len(lead), shown_width
 
 
 def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
