@@ -73,14 +73,19 @@ __all__ = [
 ]
 
 # Exact for every number a document can reasonably hold; the traps turn the rare overflow into
-# an exception that the callers below turn into null.
+# an exception that the callers below turn into null. Results stay within the bound of
+# documents and rule files, 10^1000: a larger one would take minutes to write out or to make
+# whole, and Python refuses to print an integer of more than 4,300 digits.
 _CTX: Final = decimal.Context(
     prec=60,
     rounding=decimal.ROUND_HALF_EVEN,
-    Emax=999_999,
-    Emin=-999_999,
+    Emax=1000,
+    Emin=-1000,
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
+
+_WHOLE_LIMIT: Final = 10 ** (_CTX.Emax + 1)
+_PERCENT: Final = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, Emax=1002, Emin=-1002)
 
 # --- facts ----------------------------------------------------------------------------------
 
@@ -344,11 +349,14 @@ def _number_arith(op: str, a: int | Decimal, b: int | Decimal) -> int | Decimal 
         return _finite(_CTX.divide(_decimal(a), _decimal(b)))
     if isinstance(a, int) and isinstance(b, int):
         if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
+            whole = a + b
+        elif op == "-":
+            whole = a - b
+        elif op == "*":
+            whole = a * b
+        else:
+            raise ValueError(f"unknown arithmetic operator {op!r}")
+        return whole if abs(whole) < _WHOLE_LIMIT else None  # an overflow, as for decimals
     elif op == "+":
         return _finite(_CTX.add(_decimal(a), _decimal(b)))
     elif op == "-":
@@ -513,7 +521,8 @@ def format_value(value: Any, type: Type | None, lang: str) -> str:
         return f"{value.year}年{value.month}月{value.day}日" if ja else value.isoformat()
     if kind is _Kind.number:
         if declared == "percent":
-            return _number_text(_CTX.multiply(_decimal(value), Decimal(100)), 2) + "%"
+            # a ratio at the bound of 10^1000 is two digits past it as a percentage
+            return _number_text(_decimal(value).scaleb(2, context=_PERCENT), 2) + "%"
         if declared == "duration":
             text = _number_text(value, 6)
             if ja:
