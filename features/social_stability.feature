@@ -39,3 +39,20 @@ Feature: Social-psychological stability
       | rationale.evidence | [{"indicator": "x", "value": 2, "previous": 1}] |
     When the proposal is checked
     Then no finding "abrupt_major_change" is reported
+
+  Scenario: A sizeable change must say why
+    Given a proposal with:
+      | field     | value     |
+      | magnitude | mid_level |
+    When the proposal is checked
+    Then the verdict is "consistent"
+    And a finding "unexplained_change" is reported with kind "note" and severity "low"
+    And the finding "unexplained_change" is under the principle "social_stability"
+
+  Scenario: A stated reason answers it
+    Given a proposal with:
+      | field               | value                                              |
+      | magnitude           | mid_level                                          |
+      | rationale.statement | Labour shortages measured in the 2024 review.      |
+    When the proposal is checked
+    Then no finding "unexplained_change" is reported
