@@ -8,9 +8,11 @@ collected before anything is returned.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,8 +63,7 @@ class _Reading:
     def read(self, shown: str, fs_path: str, relative: str) -> str | None:
         """Read one file: its text (UTF-8) or None with a diagnostic; hash it as read."""
         try:
-            with open(fs_path, "rb") as stream:
-                raw = stream.read()
+            raw = _read_regular_file(fs_path)
         except OSError as err:
             self.unreadable(f"cannot read `{shown}`: {err.strerror or err}")
             return None
@@ -93,6 +94,17 @@ class _Reading:
         except BcmError as err:
             self.diagnostics.extend(err.diagnostics)
         self.source_names[shown] = source_name
+
+
+def _read_regular_file(path: str) -> bytes:
+    # The path as resolved when it was found inside the pack, opened without following a link
+    # put there since; a named pipe would block the reading forever, a device never end.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(os.path.realpath(path), flags)
+    with os.fdopen(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return stream.read()
 
 
 def _inside(folder_real: str, path: str) -> bool:
