@@ -69,6 +69,7 @@ from checker.trajectory import Trajectory, trajectory
 log = logging.getLogger("bcm.service")
 
 MiB = 1024 * 1024
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers; a bearer token is a few dozen bytes
 BODY = "request"  # the name a body's problems give as their file
 STORE_RECHECK_SECONDS = 1.0
 T = TypeVar("T")
@@ -2046,5 +2047,9 @@ def serve(
         log_level=log_level,
         server_header=False,
         timeout_graceful_shutdown=5,
+        # h11 bounds a request's head (httptools buffered an endless header line: 300 MB of
+        # one took the server to 640 MB); the body has the service's own limit.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
     uvicorn.Server(config).run()
