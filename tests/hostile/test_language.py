@@ -297,7 +297,7 @@ def realistic_rules(size: int) -> str:
     head, body = source[:first], source[first : source.rindex("}")]
     parts, n = [head], 0
     while sum(len(p) for p in parts) < size:
-        parts.append(re.sub(r"rule (\w+) \{", rf"rule \g<1>_{n} {{{{", body))
+        parts.append(re.sub(r"rule (\w+) \{", rf"rule \g<1>_{n} {{", body))
         n += 1
     return "".join(parts) + "}\n"
 
