@@ -818,7 +818,9 @@ def validate(
         problems = []
         for e in err.errors(include_url=False):
             loc = tuple(e["loc"])
-            is_key = bool(loc) and loc[-1] == "[key]"
+            # pydantic marks a bad map key with "[key]"; a field a document names "[key]" is
+            # an unknown field, not that
+            is_key = len(loc) >= 3 and loc[-1] == "[key]" and e["type"] != "extra_forbidden"
             if is_key:
                 # a map key that is not allowed, e.g. an assessment not keyed by a principle id
                 loc = loc[:-1]
