@@ -312,6 +312,14 @@ CASES: list[tuple[str, str, Callable[[], str | bytes], str, str, float]] = [
     ("two YAML documents", "two.yaml", lambda: "id: a\n---\nid: b\n", "D004", "document", 5),
     ("an empty file", "empty.json", lambda: "  \n", "D009", "the file is empty", 5),
     (
+        "a field named like pydantic's key marker",  # found by atheris: an IndexError
+        "key-marker.json",
+        lambda: with_raw("impact", '{"assessments": {"[key]": "x"}, "[key]": 1}'),
+        "D102",
+        "unknown field `[key]`",
+        5,
+    ),
+    (
         "300,000 empty records in 1 MB",
         "empties.json",
         lambda: "[" + ",".join(["{}"] * 300_000) + "]",
