@@ -72,8 +72,11 @@ custom-pack: $(STAMP)
 mutation: $(STAMP)
 	$(BIN)/python scripts/mutation.py
 
+# Every fuzzing part, each for a bounded time (under ten minutes on two cores): the slow
+# property suites and tests/hostile with their BCM_FUZZ=1 budgets, the larger schemathesis run,
+# and the atheris harnesses of fuzz/. `python fuzz/run.py --help` runs some parts, or longer.
 fuzz: $(STAMP)
-	BCM_FUZZ=1 $(BIN)/pytest -q -m slow tests
+	$(BIN)/python fuzz/run.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
