@@ -31,7 +31,18 @@ from pydantic import BaseModel
 
 from checker.diagnostics import BcmError, Diagnostic, Span, did_you_mean
 from checker.documents import PolicyChange
-from checker.loading import DEFAULT_MAX_BYTES, PathKey, RawDocument, format_path, validate
+from checker.loading import (
+    DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
+    MAX_PROBLEMS,
+    PathKey,
+    RawDocument,
+    _DuplicateKey,
+    _json_loads,
+    _stopped,
+    format_path,
+    validate,
+)
 
 ENCODINGS = ("utf-8", "cp932")
 
@@ -239,7 +250,10 @@ def _cell_value(kind: str, text: str) -> Any:
     if kind == "int":
         if not _INT.fullmatch(stripped):
             raise _BadCell("expected a whole number (or null)")
-        return int(stripped.replace(",", ""))
+        try:
+            return int(stripped.replace(",", ""))
+        except ValueError:  # more digits than Python reads
+            raise _BadCell("a whole number with more digits than a document may hold") from None
     if kind == "number":
         try:
             return Decimal(stripped.replace(",", ""))
@@ -262,8 +276,12 @@ def _cell_value(kind: str, text: str) -> Any:
         return []
     if kind == "list" and not stripped.startswith("["):
         return [item.strip() for item in text.split(";") if item.strip()]
-    try:
-        value = json.loads(stripped, parse_float=Decimal)
+    try:  # as a JSON document is read: no key twice, no NaN, no lone surrogate
+        value = _json_loads(stripped)
+    except RecursionError:
+        raise _BadCell(f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    except _DuplicateKey as err:
+        raise _BadCell(f"the key `{err.key}` appears twice in one object") from None
     except ValueError as err:
         raise _BadCell(f"broken JSON: {str(err).split(':')[0].lower()}") from None
     expected = {"list": list, "json": list, "map": dict}.get(kind)
@@ -504,6 +522,8 @@ def load_csv_history(
                 )
             )
         problems.extend(_with_cell(d, row) for d in found)
+        if len(problems) > MAX_PROBLEMS:
+            raise BcmError([*problems[:MAX_PROBLEMS], _stopped(str(path))])
         if record is not None and not found:
             records.append(record)
     if problems:
