@@ -514,3 +514,66 @@ def test_any_json_is_a_document_or_diagnostics(
         assert err.diagnostics
         for d in err.diagnostics:
             assert d.code[0] == "D" and d.message, d
+
+
+# --- CSV history ----------------------------------------------------------------------------
+
+CSV_HEADER = (
+    "id,title,jurisdiction,area,target,direction,magnitude,instrument,legal_basis,effective_on,"
+    "status,rationale.evidence,impact.expected_inflow"
+)
+
+
+def csv_row(n: int, evidence: str = "", inflow: str = "69000", area: str = "entry_stay") -> str:
+    cells = [f"T-{n}", "ok", "JP", area, "trainees", "expand", "minor", "act", "", "2019/4/1"]
+    cells += ["enacted", evidence, inflow]
+    return ",".join('"' + cell.replace('"', '""') + '"' for cell in cells)
+
+
+@pytest.mark.parametrize(
+    ("rows", "code", "words"),
+    [
+        pytest.param(
+            [csv_row(1, inflow="9" * 5_000)],
+            "D106",
+            "a whole number with more digits than a document may hold",
+            id="a whole number of 5,000 digits",
+        ),
+        pytest.param(
+            [csv_row(1, evidence="[" * 50_000 + "]" * 50_000)],
+            "D106",
+            "JSON nested more than 64 levels deep",
+            id="JSON nested 50,000 deep in a cell",
+        ),
+        pytest.param(
+            [csv_row(1, evidence='[{"indicator": "x", "value": 1, "value": 2}]')],
+            "D106",
+            "the key `value` appears twice in one object",
+            id="a key twice in a JSON cell",
+        ),
+        pytest.param(
+            [csv_row(1, evidence='[{"indicator": "\\ud800", "value": 1}]')],
+            "D106",
+            "half of a utf-16 surrogate pair",
+            id="a lone surrogate in a JSON cell",
+        ),
+        pytest.param(
+            [csv_row(n, area="bogus") for n in range(3_000)],
+            "D012",
+            f"more than {MAX_PROBLEMS} problems",
+            id="3,000 bad rows",
+        ),
+    ],
+)
+def test_a_hostile_csv_history_is_a_clear_error(
+    tmp_path: Path, rows: list[str], code: str, words: str
+) -> None:
+    from checker.history_csv import load_csv_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([CSV_HEADER, *rows]) + "\n", encoding="utf-8")
+    with within(20, "reading a CSV history"), pytest.raises(BcmError) as caught:
+        load_csv_history(path)
+    found = caught.value.diagnostics
+    assert any(d.code == code and words in d.message for d in found), found[:3]
+    assert len(found) <= MAX_PROBLEMS + 1
