@@ -6,6 +6,7 @@ one document: the summary table first (a memo is read from the top), then one se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from checker.documents import Report
@@ -24,6 +25,19 @@ from checker.report import (
 )
 
 _STATE_MARK = {"consistent": "✓", "tension": "△", "conflict": "✗"}
+
+
+def _text(text: str) -> str:
+    # Text from a document or a pack shows as written: renderers that pass HTML through would
+    # otherwise run a `<script>` in a proposal's title. Entities read as the characters.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    # A code span ends at the first run of backticks as long as its own: make it longer.
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _cell(text: str) -> str:
@@ -46,7 +60,7 @@ def _colon(lang: str) -> str:
 def _report(report: Report, context: ReportContext, level: int) -> list[str]:
     lang = report.lang
     h = "#" * level
-    out = [f"{h} {word('report', lang)}{_colon(lang)}{report.proposal}", ""]
+    out = [f"{h} {word('report', lang)}{_colon(lang)}{_text(report.proposal)}", ""]
     verdict = word("verdict." + report.verdict.value, lang)
     verdict = verdict.upper() if lang == "en" else verdict
     out.append(f"**{word('verdict', lang)}{_colon(lang)}{verdict}**")
@@ -61,11 +75,11 @@ def _report(report: Report, context: ReportContext, level: int) -> list[str]:
     if proposal is not None:
         basis = ("、" if lang == "ja" else "; ").join(proposal.legal_basis) or word("none", lang)
         rows = [
-            [word("proposal", lang), f"`{proposal.id}`"],
-            [word("title", lang), context.proposal_title(proposal)],
-            [word("scope", lang), scope_text(proposal, lang)],
+            [word("proposal", lang), _code(proposal.id)],
+            [word("title", lang), _text(context.proposal_title(proposal))],
+            [word("scope", lang), _text(scope_text(proposal, lang))],
             [word("change", lang), change_text(proposal, lang)],
-            [word("legal_basis", lang), basis],
+            [word("legal_basis", lang), _text(basis)],
             [word("effective_on", lang), format_date(proposal.effective_on, lang)],
         ]
         out.extend(_table(rows))
@@ -78,7 +92,7 @@ def _report(report: Report, context: ReportContext, level: int) -> list[str]:
         mark = _STATE_MARK[state.value]
         rows.append(
             [
-                context.title_of(principle),
+                _text(context.title_of(principle)),
                 f"{mark} {word('state.' + state.value, lang)}",
                 str(len(findings_of(report, principle))),
             ]
@@ -95,27 +109,28 @@ def _report(report: Report, context: ReportContext, level: int) -> list[str]:
         kind = word("kind." + f.kind.value, lang)
         severity = word("severity." + f.severity.value, lang)
         label = f"（{kind}・{severity}）" if lang == "ja" else f" ({kind}, {severity})"
-        out.append(f"{h}## {n}. {context.title_of(f.principle.value)} / `{f.rule}`{label}")
+        title = _text(context.title_of(f.principle.value))
+        out.append(f"{h}## {n}. {title} / `{f.rule}`{label}")
         out.append("")
-        out.append(f.message)
+        out.append(_text(f.message))
         out.append("")
-        out.append(f"**{word('remedy', lang)}**{_colon(lang)}{f.remedy}")
+        out.append(f"**{word('remedy', lang)}**{_colon(lang)}{_text(f.remedy)}")
         out.append("")
         if f.evidence:
             rows = [[word("evidence", lang), word("value", lang)]]
             rows.extend(
-                [f"`{key}`", evidence_text(value, lang, key, report.params)]
+                [_code(key), _text(evidence_text(value, lang, key, report.params))]
                 for key, value in f.evidence.items()
             )
             out.extend(_table(rows))
             out.append("")
         if f.related:
-            out.append(f"{word('related', lang)}{_colon(lang)}{', '.join(f.related)}  ")
-        out.append(f"{word('source', lang)}{_colon(lang)}`{f.source}`")
+            out.append(f"{word('related', lang)}{_colon(lang)}{_text(', '.join(f.related))}  ")
+        out.append(f"{word('source', lang)}{_colon(lang)}{_code(f.source)}")
         out.append("")
     out.append(
-        f"*{word('pack', lang)}{_colon(lang)}{pack_text(report)} · "
-        f"{word('engine', lang)}{_colon(lang)}{engine_text(report, lang)}*"
+        f"*{word('pack', lang)}{_colon(lang)}{_text(pack_text(report))} · "
+        f"{word('engine', lang)}{_colon(lang)}{_text(engine_text(report, lang))}*"
     )
     out.append("")
     return out
@@ -127,7 +142,7 @@ def render_markdown(reports: Sequence[Report], context: ReportContext) -> str:
         return "\n".join(_report(reports[0], context, 1))
     lang = context.lang
     out = [f"# {word('reports', lang)}", "", f"## {word('summary', lang)}", ""]
-    out.extend(_table(summary_rows(reports, lang)))
+    out.extend(_table([[_text(cell) for cell in row] for row in summary_rows(reports, lang)]))
     out.append("")
     for report in reports:
         out.extend(_report(report, context, 2))
