@@ -388,3 +388,40 @@ def test_the_only_template_files_are_of_tools() -> None:
         for p in CHECKER.rglob(suffix)
     }
     assert templates == TEMPLATES_OF_TOOLS
+
+
+# --- reports: text from documents is shown, never markup --------------------------------------
+
+EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>`| x'
+
+
+@pytest.mark.parametrize("form", ["html", "md", "junit", "sarif", "json"])
+def test_text_from_a_document_never_becomes_markup_in_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], form: str
+) -> None:
+    import json
+    import re
+    import xml.etree.ElementTree as ElementTree
+
+    from checker.cli import main
+
+    proposal = json.loads((ROOT / "examples/jp/proposals/demo-conflict.json").read_text())
+    proposal.update(id=f"P-{EVIL}", title=EVIL, target=EVIL)
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps(proposal), encoding="utf-8")
+    history = str(ROOT / "examples/jp/history.jsonl")
+    main(["check", str(path), "--history", history, "--format", form])
+    shown = capsys.readouterr().out
+    if form == "html":
+        assert "<script>alert" not in shown and "<img src=x" not in shown
+        assert "&lt;script&gt;alert(1)" in shown
+    elif form == "md":
+        # raw HTML only inside code spans, where Markdown shows it as written
+        outside = re.sub(r"(`+) ?.*? ?\1", "", shown)
+        assert "<script>" not in outside and "<img" not in outside
+        assert "&lt;script&gt;" in shown
+    elif form == "junit":
+        texts = " ".join(e.get("name", "") for e in ElementTree.fromstring(shown).iter())
+        assert EVIL in texts
+    else:  # JSON: the text as a value, whatever it holds
+        assert EVIL in json.dumps(json.loads(shown), ensure_ascii=False)
