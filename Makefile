@@ -30,8 +30,8 @@ demo: $(STAMP) ja-fonts
 test: $(STAMP) lint typecheck unit custom-pack
 
 lint: $(STAMP)
-	$(BIN)/ruff check checker tests bench
-	$(BIN)/ruff format --check checker tests bench
+	$(BIN)/ruff check checker tests bench fuzz scripts
+	$(BIN)/ruff format --check checker tests bench fuzz scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

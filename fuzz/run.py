@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -69,9 +70,27 @@ def document_seeds(folder: Path) -> None:
         (folder / f"seed-{n}").write_bytes(bytes([selector]) + data)
 
 
+def body_seeds(folder: Path) -> None:
+    proposals = [json.loads(p.read_text()) for p in sorted(ROOT.glob("examples/jp/proposals/*"))]
+    history = [json.loads(line) for line in (ROOT / "examples/jp/history.jsonl").open()]
+    rules = (ROOT / "rules/human_dignity.bcm").read_text(encoding="utf-8")
+    bodies = [
+        (0, {"proposal": proposals[0]}),
+        (0, {"proposal": proposals[1], "history": history[:3], "lang": "ja"}),
+        (0, {"proposal": proposals[2], "params": {"reversal_window": "1000 days"}}),
+        (1, {"proposals": proposals, "history": history[:2]}),
+        (2, {"proposal": proposals[0], "rule": "oscillation", "history": history[:4]}),
+        (3, {"files": {"mine.bcm": rules}, "manifest": 'name = "x"\nversion = "1"\n'}),
+    ]
+    for n, (selector, body) in enumerate(bodies):
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        (folder / f"seed-{n}").write_bytes(bytes([selector]) + data)
+
+
 HARNESSES: dict[str, Callable[[Path], None]] = {
     "parse_and_check": rule_seeds,
     "documents": document_seeds,
+    "service_bodies": body_seeds,
 }
 
 
