@@ -116,12 +116,31 @@ _PER_BUCKET: Final = 8
 @dataclass
 class _Order:
     """The records of a partition that pass an ordered join's own tests, by (date, id), and
-    the date buckets they are filed under."""
+    the date buckets they are filed under.
+
+    An order is made again whenever its partition gains records, so what is cached on it
+    (`changes`) depends on the history's version, never on a proposal."""
 
     rids: list[int]
     days: list[int]
     position: dict[int, int]
     width: int
+    records: list[Fact] = field(default_factory=list)  # the records of `rids`, in order
+    _changes: list[int] | None = None
+
+    def changes(self) -> list[int]:
+        """Prefix counts of direction changes along the order: `changes[i]` is how often
+        `direction` changes between neighbours among `records[0..i]`, each neighbour pair
+        judged by `semantics.direction_changes` itself, so that over a contiguous run
+        `lower..upper` the count is `changes[upper] - changes[lower]`."""
+        if self._changes is None:
+            counts = [0] * len(self.records)
+            total = 0
+            for i in range(1, len(self.records)):
+                total += semantics.direction_changes([self.records[i - 1]], self.records[i]) or 0
+                counts[i] = total
+            self._changes = counts
+        return self._changes
 
     def bucket(self, day: int) -> int:
         return day // self.width
@@ -327,9 +346,10 @@ def _bound_value(bound: Any, fact: Mapping[str, Any]) -> int:
     return left + right if op == "$add" else left - right
 
 
-def _reduce(kind: str, span: tuple[list[Fact], _Order, int, int] | None) -> Any:
+def _reduce(kind: str, span: tuple[list[Fact], _Order, int, int] | None, memo: _SpanMemo) -> Any:
     """A query's value from an ordered join's span, by the semantics of `query_result`: only
-    the records that can decide it are handed over."""
+    the records that can decide it are handed over. A sequence is noted in `memo` with its
+    span, for the functions `_SpanEvaluator` answers from the order's prefix counts."""
     if span is None:
         return semantics.query_result(kind, ())
     records, order, lower, upper = span
@@ -343,7 +363,42 @@ def _reduce(kind: str, span: tuple[list[Fact], _Order, int, int] | None) -> Any:
     if kind == "count":
         return upper - lower + 1
     # a sequence: the order is already by (effective_on, id), as query_result would sort it
-    return [records[r] for r in order.rids[lower : upper + 1]]
+    sequence = order.records[lower : upper + 1]
+    memo.spans[id(sequence)] = (sequence, order, lower, upper)
+    return sequence
+
+
+@dataclass
+class _SpanMemo(CheckMemo):
+    """A check's memo, and the sequences of this check that are contiguous runs of an
+    ordered join's order (by the id of the list, kept alive here): the compiler made a join
+    ordered only when its records in date order are exactly those passing the record's own
+    tests, bounded by dates, so a sequence of it is a run `lower..upper` of the order."""
+
+    spans: dict[int, tuple[list[Fact], _Order, int, int]] = field(default_factory=dict)
+
+
+class _SpanEvaluator(Evaluator):
+    """The reference evaluator, but `direction_changes` over a sequence that is a run of an
+    ordered join (`_SpanMemo.spans`) is answered from the order's prefix counts in O(1)
+    instead of a walk over the run; any other argument takes the general path. The count is
+    the same by construction: the pairs inside the run, from the prefix counts, plus the pair
+    (last record, the second argument), judged by `semantics.direction_changes` itself."""
+
+    def __init__(self, pack: CheckedPack) -> None:
+        super().__init__(pack)
+        self._dispatch[ast.Call] = self._call
+
+    def _call(self, expr: ast.Call, env: Env) -> Any:
+        args = [self.eval(a, env) for a in expr.args]
+        if expr.name == "direction_changes" and isinstance(env.memo, _SpanMemo):
+            span = env.memo.spans.get(id(args[0]))
+            if span is not None and span[0] is args[0] and span[0]:
+                sequence, order, lower, upper = span
+                changes = order.changes()
+                last = semantics.direction_changes([sequence[-1]], args[1])
+                return changes[upper] - changes[lower] + (last or 0)
+        return semantics.call(expr.name, args)
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -367,7 +422,7 @@ class Engine:
             raise ValueError("max_resident must be between 1 and 1023")
         self.pack = pack
         self.plan = plan
-        self.evaluator = Evaluator(pack)
+        self.evaluator: Evaluator = _SpanEvaluator(pack)
         self.max_resident = max_resident
         self.max_histories = max_histories
         self._lock = threading.RLock()
@@ -693,7 +748,9 @@ class Engine:
                 # the copies already asserted stay valid
                 span = days[-1] - days[0] + 1
                 width = history.widths[key] = max(1, -(-span * _PER_BUCKET // len(days)))
-            order = _Order(rids, days, {r: n for n, r in enumerate(rids)}, width or 1)
+            position = {r: n for n, r in enumerate(rids)}
+            records = [history.records[r] for r in rids]
+            order = _Order(rids, days, position, width or 1, records)
             history.orders[key] = order
         return order
 
@@ -794,7 +851,7 @@ class Engine:
                     "can compare exactly"
                 )
             engine_params[name] = number
-        memo = CheckMemo()
+        memo = _SpanMemo()
         base = Env(proposal, params, memo=memo)
         flags: dict[str, int] = {}
         for key in self._probe_flags:
@@ -870,7 +927,7 @@ class Engine:
         params: Mapping[str, Decimal],
         engine_params: Mapping[str, int],
         flags: Mapping[str, int],
-        memo: CheckMemo,
+        memo: _SpanMemo,
     ) -> dict[str, Any]:
         """Phase 1: every query's value for this proposal."""
         plan = self.plan
@@ -928,7 +985,7 @@ class Engine:
         results: dict[str, Any] = {}
         for slot in plan.slots:
             if slot.join in spans:
-                results[slot.key] = _reduce(slot.kind, spans[slot.join])
+                results[slot.key] = _reduce(slot.kind, spans[slot.join], memo)
             else:
                 results[slot.key] = semantics.query_result(slot.kind, matched[slot.join])
         return results
