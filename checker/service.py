@@ -584,6 +584,8 @@ MAX_DEPTH = 64
 
 def _deepest(data: Any) -> tuple[str | int, ...] | None:
     """The path of a value nested deeper than MAX_DEPTH, or None."""
+    if not isinstance(data, dict | list):
+        return None  # a bare number, string, true, false or null: the caller says what it wants
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()

@@ -371,3 +371,17 @@ def test_an_unexpected_failure_is_a_500_with_an_incident_in_the_log(
     assert incident in problem["detail"]
     assert any(incident in r.getMessage() and r.exc_info for r in caplog.records)
     assert "a bug" not in response.text  # the cause stays in the log
+
+
+@pytest.mark.parametrize("url", ["/v1/check", "/v1/check/batch", "/v1/explain", "/v1/pack/lint"])
+@pytest.mark.parametrize("body", [b"5", b"-0.5", b'"text"', b"true", b"null"])
+def test_a_body_that_is_a_bare_value_is_a_problem_not_a_500(
+    url: str, body: bytes, shared_client: TestClient
+) -> None:
+    # Found by the atheris harness fuzz/service_bodies.py: a bare number failed the depth check.
+    response = shared_client.post(url, content=body, headers=JSON)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    [item] = response.json()["errors"]
+    assert (item["path"], item["code"]) == ("(body)", "D010"), item
+    assert item["message"] == "expected a JSON object, found a single value"
