@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # replays run it as a script
+from fuzz import keeping_failures
 
 with atheris.instrument_imports(include=["checker"]):
     from checker.diagnostics import BcmError, render_all
@@ -43,7 +47,7 @@ def one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, one_input)
+    atheris.Setup(sys.argv, keeping_failures(one_input))
     atheris.Fuzz()
 
 

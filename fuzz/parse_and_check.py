@@ -9,8 +9,12 @@ replay. Run it through fuzz/run.py, which bounds its time.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # replays run it as a script
+from fuzz import keeping_failures
 
 with atheris.instrument_imports(include=["checker", "lark"]):
     from checker.diagnostics import BcmError, render_all
@@ -39,7 +43,7 @@ def one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, one_input)
+    atheris.Setup(sys.argv, keeping_failures(one_input))
     atheris.Fuzz()
 
 

@@ -17,6 +17,9 @@ from typing import Any
 
 import atheris
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # replays run it as a script
+from fuzz import keeping_failures
+
 with atheris.instrument_imports(include=["checker"]):
     from checker.service import (
         ProblemError,
@@ -62,7 +65,7 @@ def _as_json(result: Any) -> Any:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, one_input)
+    atheris.Setup(sys.argv, keeping_failures(one_input))
     atheris.Fuzz()
 
 
