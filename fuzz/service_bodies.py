@@ -56,7 +56,9 @@ def one_input(data: bytes) -> None:
 
 
 def _as_json(result: Any) -> Any:
-    """What the endpoint hands to JSONResponse."""
+    """What the endpoint hands to the client, as JSON values."""
+    if isinstance(result, bytes):  # already encoded: it must be UTF-8 JSON
+        return json.loads(result.decode("utf-8"))
     if isinstance(result, list):
         return [_as_json(item) for item in result]
     if hasattr(result, "to_dict"):
