@@ -204,7 +204,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "fallback": "参照評価器による回答",
         "checked_by": "bcm によるチェック・使用したルールパック",
         "progress": "政策案をチェック中",
-        "area.border_control": "出入国管理（水際）",
+        "area.border_control": "水際対策",
         "area.entry_stay": "入国・在留",
         "area.integration": "社会統合",
         "area.exit": "出国・退去",

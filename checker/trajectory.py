@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checker.documents import Direction, Magnitude, PolicyChange, Status
+from checker.i18n import term
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -176,30 +177,6 @@ _WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-_AREAS_JA = {
-    "border_control": "水際対策",
-    "entry_stay": "入国・在留",
-    "integration": "社会統合",
-    "exit": "出国・退去",
-}
-_TARGETS_JA = {
-    "all_migrants": "外国人全般",
-    "low_skilled_workers": "非専門的分野の労働者",
-    "skilled_workers": "専門的・技術的分野の労働者",
-    "high_skilled_workers": "高度外国人材",
-    "trainees": "技能実習生",
-    "students": "留学生",
-    "family_members": "家族",
-    "refugees_asylum_seekers": "難民・庇護申請者",
-    "irregular_migrants": "非正規滞在者",
-    "ethnic_diaspora": "日系人等",
-    "investors_entrepreneurs": "投資家・起業家",
-    "permanent_residents": "永住者",
-    "specific_nationalities": "特定国籍者",
-    "citizens_abroad": "在外自国民",
-}
-
-
 def _word(key: str, lang: str) -> str:
     return _WORDS.get(lang, _WORDS["en"])[key]
 
@@ -207,10 +184,10 @@ def _word(key: str, lang: str) -> str:
 def scope_title(t: Trajectory, lang: str = "en") -> str:
     if lang != "ja":
         return f"{t.jurisdiction} / {t.area} / {t.target}"
-    area = _AREAS_JA.get(t.area)
-    target = _TARGETS_JA.get(t.target)
-    area_text = f"{area}（{t.area}）" if area else t.area
-    target_text = f"{target}（{t.target}）" if target else t.target
+    area, target = term("area", t.area, "ja"), term("target", t.target, "ja")
+    # The vocabulary's words with the value as written; a target outside it, as written.
+    area_text = f"{area}（{t.area}）" if area != t.area else t.area
+    target_text = f"{target}（{t.target}）" if target != t.target else t.target
     return f"{t.jurisdiction}・{area_text}・{target_text}"
 
 

@@ -16,6 +16,7 @@ from matplotlib.transforms import Bbox
 
 from checker.cli import main
 from checker.documents import PolicyChange
+from checker.i18n import term
 from checker.trajectory import (
     Trajectory,
     chart,
@@ -23,6 +24,7 @@ from checker.trajectory import (
     figure,
     japanese_font,
     render_text,
+    scope_title,
     trajectory,
 )
 
@@ -313,3 +315,27 @@ def test_bcm_trajectory_refuses_a_chart_it_cannot_draw(
     out, _ = capsys.readouterr()
     assert code == 2
     assert out.endswith("cannot draw the chart: a chart is written as .svg or .png, not `.pdf`\n")
+
+
+@pytest.mark.parametrize(
+    ("area", "target", "title"),
+    [
+        (
+            "border_control",
+            "citizens_abroad",
+            "JP・水際対策（border_control）・在外邦人（citizens_abroad）",
+        ),
+        (
+            "entry_stay",
+            "low_skilled_workers",
+            "JP・入国・在留（entry_stay）・専門的・技術的分野以外の労働者（low_skilled_workers）",
+        ),
+        ("exit", "seasonal_farm_workers", "JP・出国・退去（exit）・seasonal_farm_workers"),
+    ],
+)
+def test_a_scope_is_named_in_the_words_of_the_reports(area: str, target: str, title: str) -> None:
+    # The chart, the trajectory text and every report use one Japanese vocabulary; a target
+    # outside it (targets are open) is shown as written.
+    t = Trajectory("JP", area, target, (), ())
+    assert scope_title(t, "ja") == title
+    assert term("target", target, "ja") in title
