@@ -118,7 +118,9 @@ def _bare_text(expr: ast.Expr) -> str:
         case ast.And(operands=operands):
             return " and ".join(expr_text(o, _NOT) for o in operands)
         case ast.Not(operand=operand):
-            return "not " + expr_text(operand, _NOT)
+            # `not (a == b)`, never `not a == b`: the same to the parser, but a reader should
+            # not need the precedence table to see what is negated.
+            return "not " + expr_text(operand, _NOT if isinstance(operand, ast.Not) else _SUM)
         case ast.Compare(op=op, left=left, right=right):
             return f"{expr_text(left, _SUM)} {op} {expr_text(right, _SUM)}"
         case ast.IsNull(operand=operand, negated=negated):

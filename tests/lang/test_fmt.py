@@ -116,6 +116,11 @@ CASES = [
         "define d = not (a and b) and not not c",
     ),
     (
+        "`not` over a comparison keeps its parentheses, and gets them",
+        "define d = not (a == b) or not a > 1 or not (x is null) or not (flag)",
+        "define d = not (a == b) or not (a > 1) or not (x is null) or not flag",
+    ),
+    (
         "numbers as written, without leading zeros",
         "param a = 007\nparam b = 1.50",
         "param a = 7\nparam b = 1.50",
