@@ -65,6 +65,7 @@ from checker.loading import (
 )
 from checker.store import record_json
 from checker.trajectory import Trajectory, trajectory
+from checker.workers import NoWorkerAnswer, WorkerPool, report_json
 
 log = logging.getLogger("bcm.service")
 
@@ -779,6 +780,12 @@ class Service:
     def pack(self) -> Pack:
         return self._loaded.pack
 
+    @staticmethod
+    def pool_of(pack: Pack) -> WorkerPool | None:
+        """The engine worker processes of a pack, or None when it checks in this process."""
+        runner = pack._runner
+        return runner if isinstance(runner, WorkerPool) and runner.size > 0 else None
+
     @contextlib.contextmanager
     def using_pack(self) -> Iterator[Pack]:
         with self._lock:
@@ -1141,19 +1148,40 @@ def _checked(pack: Pack, work: Callable[[], T], params: Mapping[str, Any], juris
         raise _invalid(locate_params(pack, err, params, jurisdiction).diagnostics) from None
 
 
-def _work_check(service: Service, raw: bytes) -> Report:
+def _work_check(service: Service, raw: bytes) -> bytes:
+    """The report's JSON. With engine workers and no history in the body, a worker is handed
+    the body's text and makes the whole report (findings, report, JSON) itself: this process
+    only reads and validates the request, and sends text one way and the other."""
     body = parse_json(raw)
     request, history = _parse_with_history(service, body, CheckRequest)
     proposal = request.proposal
+    sent_history = history is not None
     if history is None:
         history = _stored_history(service, proposal.jurisdiction)
     with service.using_pack() as pack:
-        return _checked(
+        pool = service.pool_of(pack)
+        if pool is None or sent_history:
+            report = _checked(
+                pack,
+                lambda: pack.check(proposal, history, lang=request.lang, params=request.params),
+                request.params,
+                proposal.jurisdiction,
+            )
+            return report_json(report)
+        # parameter problems located here, as pack.check would find them
+        _checked(
             pack,
-            lambda: pack.check(proposal, history, lang=request.lang, params=request.params),
+            lambda: pack.settings(request.params, proposal.jurisdiction),
             request.params,
             proposal.jurisdiction,
         )
+        try:
+            return pool.report(body.text, history.key, history.facts)
+        except NoWorkerAnswer as lost:
+            referee = Pack(pack.checked, pool.reference_runner(str(lost)))
+            return report_json(
+                referee.check(proposal, history, lang=request.lang, params=request.params)
+            )
 
 
 def _work_batch(service: Service, raw: bytes) -> list[Report]:
@@ -1509,6 +1537,50 @@ and a help line. Writes (history import, pack reload) need `Authorization: Beare
 """
 
 
+class _App(FastAPI):
+    """FastAPI, with `POST /v1/check` answered without its routing and middleware.
+
+    The check is the service's hot path: FastAPI's route matching, middleware stack and
+    dependency solving cost about as much CPU as reading and validating the request. The lean
+    path runs the same steps (token, body within its limit, the check within its time limit)
+    with the same problem documents and the same incident handling; the route stays declared
+    in FastAPI, which describes it in the OpenAPI document.
+    """
+
+    lean: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.lean is not None
+            and scope["type"] == "http"
+            and scope["path"] == "/v1/check"
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+            and not self.root_path
+        ):
+            await self.lean(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _lean_check(service: Service) -> ASGIApp:
+    """POST /v1/check as a plain ASGI application: what `check` in `_check_routes` does."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            service.authorize(request, write=False)
+            raw = await service.body(request)
+            response: Response = _RawJson(await service.run(lambda: _work_check(service, raw)))
+        except ProblemError as exc:
+            response = problem_response(
+                exc.status, exc.kind, exc.detail, request.url.path, exc.diagnostics, exc.headers
+            )
+        await response(scope, receive, send)
+
+    return _Incidents(app)
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The ASGI application. Loads the rule pack now: a pack with errors raises BcmError (with
     every diagnostic) and there is no application."""
@@ -1536,7 +1608,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 loop.remove_signal_handler(signal.SIGHUP)
             service.close()
 
-    app = FastAPI(
+    app = _App(
         title="bcm",
         version=__version__,
         description=DESCRIPTION,
@@ -1545,6 +1617,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.lean = _lean_check(service)
     app.add_middleware(_Incidents)
     bodies: dict[tuple[str, str], type[BaseModel]] = {}
 
@@ -1621,8 +1694,7 @@ def _check_routes(
         of the proposal's jurisdiction."""
         service.authorize(request, write=False)
         raw = await service.body(request)
-        report = await service.run(lambda: _work_check(service, raw))
-        return JSONResponse(report.to_dict())
+        return _RawJson(await service.run(lambda: _work_check(service, raw)))
 
     bodies[("/v1/check", "post")] = CheckRequest
 
@@ -2013,6 +2085,39 @@ def _refine(schemas: dict[str, Any], service: Service) -> None:
 # --- bcm serve ------------------------------------------------------------------------------
 
 
+def _bounded_httptools() -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol (a C parser: a fraction of h11's CPU per request), with a
+    bound on a request's head: httptools alone buffers an endless header line (300 MB of one
+    took a server to 640 MB). Bytes are counted from a request's start to the blank line that
+    ends its head; past MAX_HEAD_BYTES the answer is a 400 and the connection is closed."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpTools(HttpToolsProtocol):
+        _head = 0  # bytes of the current request's head seen so far
+        _in_head = True
+        _tail = b""  # the last bytes seen, for a blank line split between two reads
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                end = (self._tail + data).find(b"\r\n\r\n")
+                self._head += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                if self._head > MAX_HEAD_BYTES:
+                    self.send_400_response("Request head too large.")
+                    return
+                self._tail = data[-3:]
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_head, self._head, self._tail = True, 0, b""
+            super().on_message_complete()
+
+    return BoundedHttpTools
+
+
 def serve(
     settings: ServiceSettings,
     host: str = "127.0.0.1",
@@ -2049,9 +2154,7 @@ def serve(
         log_level=log_level,
         server_header=False,
         timeout_graceful_shutdown=5,
-        # h11 bounds a request's head (httptools buffered an endless header line: 300 MB of
-        # one took the server to 640 MB); the body has the service's own limit.
-        http="h11",
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        # httptools, with a bound on a request's head; the body has the service's own limit
+        http=_bounded_httptools(),
     )
     uvicorn.Server(config).run()

@@ -14,6 +14,13 @@ killed) or fails is replaced, and that check is answered by the reference evalua
 Workers are started with `forkserver` (or `spawn`), never by forking a process that may run
 threads. Messages between processes are JSON, never pickles of documents. `workers=0` runs the
 engine in this process (for the CLI), with the same fallback on engine errors.
+
+`pool.report(body, key, provider)` hands a worker a whole check request as the JSON text it
+came in (the HTTP service's `/v1/check` body, validated there already): the worker reads it,
+checks it with a `Pack` of its own and answers with the report's JSON text, the bytes the
+service sends. Only text crosses the process boundary, once each way; the findings, the report
+and its JSON are made in the worker, in parallel with other workers, instead of in the
+service's process.
 """
 
 from __future__ import annotations
@@ -29,12 +36,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.connection import Connection
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from checker.api import History, Pack
 from checker.lang.checked import CheckedPack
 from checker.reference import Env, Evaluator, Fired, HistoryIndex
 
-__all__ = ["FiredData", "HistoryProvider", "WorkerPool", "decode", "encode"]
+if TYPE_CHECKING:
+    from checker.engine import Engine
+
+__all__ = [
+    "FiredData",
+    "HistoryProvider",
+    "NoWorkerAnswer",
+    "WorkerPool",
+    "decode",
+    "encode",
+    "report_json",
+]
 
 Fact = dict[str, Any]
 # Given how many records of a history the worker already holds, the records after those.
@@ -49,6 +68,18 @@ FAULT_FIELD: Final = "bcm_test_fault"
 START_TIMEOUT: Final = 120.0
 # Histories indexed for the reference evaluator in this process, most recently used kept.
 _MAX_INDEXES: Final = 8
+# Histories a worker keeps for whole-request checks (`report`), most recently used kept; the
+# engine itself keeps fewer resident and is sent one again from here when it let it go.
+_MAX_WORKER_HISTORIES: Final = 64
+
+
+def report_json(report: Any) -> bytes:
+    """A report (`checker.documents.Report`) as the HTTP service sends it: JSON as Starlette's
+    JSONResponse writes it (UTF-8, compact), in the report's field order."""
+    return json.dumps(
+        report.to_dict(), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
 
 # --- the wire format: JSON with tagged values -------------------------------------------------
 
@@ -125,6 +156,7 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
     try:
         pack = load_checked_pack(pack_path)
         engine = Engine(pack, compile_pack(pack))
+        reports = _Reports(pack, engine)
     except Exception as err:
         _send(conn, {"ok": False, "reason": f"{type(err).__name__}: {err}"})
         return
@@ -144,7 +176,11 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
                     engine.set_history(request["key"], records)
                 else:
                     engine.add_history(request["key"], records)
+                reports.held(request["key"], request["start"], records)
                 _send(conn, {"ok": True})
+            elif op == "report":
+                text = reports.report(request["body"], request["key"], faults)
+                _send(conn, {"ok": True, "report": text})
             elif op == "check":
                 proposal = decode(request["proposal"])
                 if faults:
@@ -157,12 +193,78 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
                 _send(conn, {"ok": True, "fired": answer})
             else:
                 _send(conn, {"ok": False, "reason": f"unknown request {op!r}"})
-        except UnknownHistory:
+        except (UnknownHistory, _NotHeld):
             _send(conn, {"ok": False, "missing": True, "reason": "history not held"})
         except EngineError as err:
             _send(conn, {"ok": False, "reason": f"engine error: {err}"})
         except Exception as err:
             _send(conn, {"ok": False, "reason": f"worker error: {type(err).__name__}: {err}"})
+
+
+class _Reports:
+    """Whole check requests in a worker: the request's JSON text in, the report's out.
+
+    The worker's `Pack` runs its engine in this process, as `load_pack(workers=0)` does (an
+    engine error is answered by the reference evaluator, marked), so a report made here is the
+    report the service's process would have made. Histories are the facts the pool sent, under
+    the pool's key (so that a reason naming the key is worded as in the service's process).
+    """
+
+    def __init__(self, checked: CheckedPack, engine: Engine) -> None:
+        self.pack = Pack(checked, WorkerPool.around(checked, engine))
+        self.histories: dict[str, _FactsHistory] = {}
+
+    def held(self, key: str, start: int, records: list[Fact]) -> None:
+        history = self.histories.pop(key, None)
+        if start == 0:
+            history = _FactsHistory(key)
+        elif history is None or len(history) != start:
+            return  # not all of it here: the next report asks for it again, whole
+        history.extend(records)
+        self.histories[key] = history  # most recently used last
+        while len(self.histories) > _MAX_WORKER_HISTORIES:
+            del self.histories[next(iter(self.histories))]
+
+    def report(self, body: str, key: str | None, faults: bool) -> str:
+        from checker.loading import _json_loads
+
+        data = _json_loads(body)
+        proposal = data["proposal"]
+        if faults:
+            _misbehave(proposal)
+        history = History()
+        if key is not None:
+            found = self.histories.pop(key, None)
+            if found is None:
+                raise _NotHeld()
+            self.histories[key] = found
+            history = found
+        report = self.pack.check(
+            proposal, history, lang=data.get("lang"), params=data.get("params") or {}
+        )
+        return report_json(report).decode("utf-8")
+
+
+class _NotHeld(Exception):
+    """The worker let the history of a whole-request check go."""
+
+
+class _FactsHistory(History):
+    """A history known by the facts the pool sent: a worker has no documents."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self._held: list[Fact] = []
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def extend(self, facts: Sequence[Fact]) -> None:
+        self._held.extend(facts)
+
+    def facts(self, start: int = 0) -> Sequence[Fact]:
+        return self._held[start:]
 
 
 def _misbehave(proposal: Mapping[str, Any]) -> None:
@@ -208,7 +310,15 @@ class _Worker:
 
 
 # Imported once by the fork server, so that each worker starts without importing them again.
-_PRELOAD: Final = ["checker.compiler", "checker.engine", "checker.lang.pack", "checker.reference"]
+_PRELOAD: Final = [
+    "checker.api",
+    "checker.compiler",
+    "checker.engine",
+    "checker.findings",
+    "checker.lang.pack",
+    "checker.loading",
+    "checker.reference",
+]
 
 
 def _context() -> Any:
@@ -224,11 +334,18 @@ def _context() -> Any:
 class WorkerPool:
     """Checks on durable-rules in supervised worker processes (or in this one, `workers=0`)."""
 
-    def __init__(self, pack_path: str, workers: int, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        pack_path: str,
+        workers: int,
+        *,
+        timeout: float = 10.0,
+        _loaded: tuple[CheckedPack, Engine] | None = None,
+    ) -> None:
         from checker.lang.pack import load_checked_pack
 
         self.pack_path = pack_path
-        self.pack: CheckedPack = load_checked_pack(pack_path)
+        self.pack: CheckedPack = load_checked_pack(pack_path) if _loaded is None else _loaded[0]
         self.evaluator = Evaluator(self.pack)
         self.timeout = timeout
         self.size = workers
@@ -238,7 +355,7 @@ class WorkerPool:
         self._index_lock = threading.Lock()
         self._closed = False
         if workers <= 0:
-            self._local = _Local(self.pack)
+            self._local = _Local(self.pack, None if _loaded is None else _loaded[1])
             return
         self._ctx = _context()
         self._idle: list[_Worker] = []
@@ -247,6 +364,11 @@ class WorkerPool:
             self._idle.append(self._start())
         for worker in self._idle:
             self._wait_ready(worker)
+
+    @classmethod
+    def around(cls, pack: CheckedPack, engine: Engine) -> WorkerPool:
+        """A pool that checks on an engine already built in this process (a worker's own)."""
+        return cls("", 0, _loaded=(pack, engine))
 
     # --- workers
 
@@ -322,7 +444,7 @@ class WorkerPool:
                 )
         worker = self._acquire()
         try:
-            answer = self._ask(
+            answer = self._ask_check(
                 worker, proposal, history_key, history_records_provider, params, limit
             )
         except _WorkerLost as lost:
@@ -339,7 +461,49 @@ class WorkerPool:
             self._release(worker)
         return self._rebuild(answer, proposal, params), {"name": "durable-rules"}
 
-    def _ask(
+    def report(
+        self,
+        body: str,
+        key: str | None,
+        provider: HistoryProvider | None,
+        timeout: float | None = None,
+    ) -> bytes:
+        """The report of a whole check request, made by a worker: `body` is the request's JSON
+        text (`{proposal, lang?, params?}`, valid: the caller validated it), `key` and
+        `provider` its history as for `check`. The answer is the report's JSON, as
+        `report_json` writes it.
+
+        Raises `NoWorkerAnswer` (with the reason) when no worker could answer: the worker died,
+        hung or broke the protocol (it is replaced), or cannot hold the history; the caller
+        answers with the reference evaluator then (`reference_runner`), as `check` does."""
+        if self._closed:
+            raise RuntimeError("the worker pool is closed")
+        if self.size <= 0:
+            raise NoWorkerAnswer("no worker processes")
+        limit = self.timeout if timeout is None else timeout
+        message = {"op": "report", "body": body, "key": key}
+        worker = self._acquire()
+        try:
+            answer = self._ask(worker, message, key, provider, limit)
+        except _WorkerLost as lost:
+            self._stop(worker)
+            worker = self._start()  # ready when next used; this check must not wait for it
+            raise NoWorkerAnswer(str(lost)) from None
+        except _Refused as refused:
+            raise NoWorkerAnswer(str(refused)) from None
+        finally:
+            self._release(worker)
+        text = answer.get("report")
+        if not isinstance(text, str):
+            raise NoWorkerAnswer("the worker answered out of protocol")
+        return text.encode("utf-8")
+
+    def reference_runner(self, reason: str) -> _ReferenceRunner:
+        """A runner for `checker.api.Pack` whose checks the reference evaluator answers, marked
+        with `reason`: for a check no worker could answer."""
+        return _ReferenceRunner(self, reason)
+
+    def _ask_check(
         self,
         worker: _Worker,
         proposal: Fact,
@@ -348,20 +512,34 @@ class WorkerPool:
         params: Mapping[str, Decimal],
         limit: float,
     ) -> list[dict[str, Any]]:
-        if key is not None:
-            held = worker.resident.get(key, 0)
-            new = list(provider(held)) if provider is not None else []
-            if new or key not in worker.resident:
-                message = {"op": "history", "key": key, "start": held, "records": encode(new)}
-                worker.resident.pop(key, None)  # until the worker says it holds them
-                self._exchange(worker, message, max(limit, 60.0))
-                worker.resident[key] = held + len(new)
         message = {
             "op": "check",
             "proposal": encode(proposal),
             "key": key,
             "params": encode(dict(params)),
         }
+        fired = self._ask(worker, message, key, provider, limit).get("fired")
+        if not isinstance(fired, list):
+            raise _WorkerLost("the worker answered out of protocol")
+        return fired
+
+    def _ask(
+        self,
+        worker: _Worker,
+        message: Mapping[str, Any],
+        key: str | None,
+        provider: HistoryProvider | None,
+        limit: float,
+    ) -> dict[str, Any]:
+        """Send the history the worker lacks, then `message`; its answer."""
+        if key is not None:
+            held = worker.resident.get(key, 0)
+            new = list(provider(held)) if provider is not None else []
+            if new or key not in worker.resident:
+                history = {"op": "history", "key": key, "start": held, "records": encode(new)}
+                worker.resident.pop(key, None)  # until the worker says it holds them
+                self._exchange(worker, history, max(limit, 60.0))
+                worker.resident[key] = held + len(new)
         try:
             answer = self._exchange(worker, message, limit)
         except _Missing:
@@ -376,10 +554,7 @@ class WorkerPool:
                 answer = self._exchange(worker, message, limit)
             except _Missing as again:
                 raise _Refused("engine error: the worker cannot hold the history") from again
-        fired = answer.get("fired")
-        if not isinstance(fired, list):
-            raise _WorkerLost("the worker answered out of protocol")
-        return fired
+        return answer
 
     def _exchange(
         self, worker: _Worker, message: Mapping[str, Any], limit: float
@@ -464,6 +639,34 @@ class WorkerPool:
         self.close()
 
 
+class NoWorkerAnswer(Exception):
+    """No worker could answer a whole check request; the message says why."""
+
+
+class _ReferenceRunner(WorkerPool):
+    """The reference evaluator in the pool's place, for one check: see `reference_runner`."""
+
+    def __init__(self, pool: WorkerPool, reason: str) -> None:  # no super(): starts nothing
+        self.pool = pool
+        self.pack = pool.pack
+        self.reason = reason
+
+    def check(
+        self,
+        proposal_fact: Mapping[str, Any],
+        history_key: str | None,
+        history_records_provider: HistoryProvider | None,
+        params: Mapping[str, Decimal],
+        timeout: float | None = None,
+    ) -> tuple[list[FiredData], dict[str, str]]:
+        return self.pool._reference(
+            dict(proposal_fact), history_key, history_records_provider, params, self.reason
+        )
+
+    def close(self) -> None:
+        pass  # the pool it stands in for is closed with its pack
+
+
 def _death(worker: _Worker, err: BaseException) -> str:
     worker.process.join(1)
     code = worker.process.exitcode
@@ -481,11 +684,13 @@ def _death(worker: _Worker, err: BaseException) -> str:
 class _Local:
     """The engine in this process: no protection from crashes, the same answers."""
 
-    def __init__(self, pack: CheckedPack) -> None:
-        from checker.compiler import compile_pack
-        from checker.engine import Engine
+    def __init__(self, pack: CheckedPack, engine: Engine | None = None) -> None:
+        if engine is None:
+            from checker.compiler import compile_pack
+            from checker.engine import Engine
 
-        self.engine = Engine(pack, compile_pack(pack))
+            engine = Engine(pack, compile_pack(pack))
+        self.engine = engine
         self.lock = threading.Lock()
 
     def check(
