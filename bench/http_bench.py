@@ -1,17 +1,24 @@
 """Requests per second and p50/p99 latency of POST /v1/check against a real `bcm serve`, at
 concurrency 1, 8 and 32, side by side with the in-process `pack.check` rate of the same run.
 
-    .venv/bin/python bench/http_bench.py [--workers N] [--seconds S] [--json FILE]
+    .venv/bin/python bench/http_bench.py [--workers N,M] [--seconds S] [--client raw|httpx]
+                                         [--generators G] [--stages] [--json FILE]
 
 The service runs on 127.0.0.1 with the default pack and the Japanese example history in a
 store of its own (a temporary folder); the proposals are the three demo proposals, checked
-against that stored history, as a drafting tool would. The load comes from httpx clients in
-separate processes (so the generator does not share the server's interpreter), each keeping
-its connections open. Every level is bounded in time and in requests, and the server is
-stopped at the end whatever happens.
+against that stored history, as a drafting tool would. The load comes from separate processes
+(so the generator does not share the server's interpreter), each keeping its connections open
+(HTTP/1.1 keep-alive). The default generator is a raw asyncio client sending pre-encoded
+requests, so that it takes as little as possible of the cores it shares with the server;
+`--client httpx` uses httpx instead. Every level is bounded in time and in requests, and the
+server is stopped at the end whatever happens.
 
-Goals on the project's machine (2 cores): p99 under 20 ms at concurrency 8, and at least
-1,000 checks/s at concurrency 32.
+Besides rates and latencies it prints the CPU time per request of the server (its engine
+workers included) and of the load generator, the machine's load average, and with `--stages`
+the server's CPU per request by stage, measured in this process.
+
+Goals on the project's machine (2 cores, shared by the server and the load generator): p99
+under 20 ms at concurrency 8, and at least 1,000 checks/s at concurrency 32.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +46,16 @@ EXAMPLES = ROOT / "examples" / "jp"
 TOKEN = "bench-token"
 LEVELS = (1, 8, 32)
 MAX_REQUESTS_PER_LEVEL = 200_000
+HOST = "127.0.0.1"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
 
 
-def start_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = (workdir / "serve.log").open("wb")
     process = subprocess.Popen(
@@ -70,14 +79,14 @@ def start_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], 
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"bcm serve exited:\n{(workdir / 'serve.log').read_text()}")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return process, url
+                return process, port
         except httpx.TransportError:
             pass
         time.sleep(0.2)
@@ -108,17 +117,113 @@ def load_examples() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return history, proposals
 
 
-# --- the load generator (runs in child processes) ---------------------------------------------
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def _drive(
-    url: str, bodies: list[bytes], connections: int, seconds: float, limit: int
+# --- the load generators (they run in child processes) ----------------------------------------
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection sending pre-encoded requests, one at a time, and reading each
+    answer by its Content-Length (the service always sends one)."""
+
+    def __init__(
+        self,
+        requests: list[bytes],
+        offset: int,
+        deadline: float,
+        limit: int,
+        latencies: list[float],
+        errors: list[bytes],
+        done: asyncio.Future[None],
+    ):
+        self.requests = requests
+        self.n = offset
+        self.deadline = deadline
+        self.limit = limit
+        self.latencies = latencies
+        self.errors = errors
+        self.done = done
+        self.buffer = b""
+        self.started = 0.0
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # uvloop's is no asyncio.Transport
+        self._send()
+
+    def _send(self) -> None:
+        self.started = time.perf_counter()
+        self.transport.write(self.requests[self.n % len(self.requests)])
+        self.n += 1
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end].lower()
+        at = head.find(b"\r\ncontent-length:")
+        stop = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : stop if stop > 0 else None]) if at >= 0 else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        now = time.perf_counter()
+        status = self.buffer[9:12]
+        self.buffer = self.buffer[end + 4 + length :]
+        if status == b"200":
+            self.latencies.append(now - self.started)
+        else:
+            self.errors.append(status)
+        if now < self.deadline and len(self.latencies) < self.limit:
+            self._send()
+        else:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def _drive_raw(
+    port: int, bodies: list[bytes], connections: int, seconds: float, limit: int
+) -> tuple[list[float], int]:
+    loop = asyncio.get_running_loop()
+    requests = [
+        (
+            f"POST /v1/check HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
+    latencies: list[float] = []
+    errors: list[bytes] = []
+    deadline = time.perf_counter() + seconds
+    done: list[asyncio.Future[None]] = []
+    for i in range(connections):
+        future: asyncio.Future[None] = loop.create_future()
+        done.append(future)
+
+        def protocol(i: int = i, future: asyncio.Future[None] = future) -> _Connection:
+            return _Connection(requests, i, deadline, limit, latencies, errors, future)
+
+        await loop.create_connection(protocol, HOST, port)
+    await asyncio.gather(*done)
+    return latencies, len(errors)
+
+
+async def _drive_httpx(
+    port: int, bodies: list[bytes], connections: int, seconds: float, limit: int
 ) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://{HOST}:{port}", limits=limits, timeout=30
+    ) as client:
 
         async def one_connection(offset: int) -> None:
             nonlocal errors
@@ -140,9 +245,21 @@ async def _drive(
     return latencies, errors
 
 
-def _generator(args: tuple[str, list[bytes], int, float, int]) -> tuple[list[float], int]:
-    url, bodies, connections, seconds, limit = args
-    return asyncio.run(_drive(url, bodies, connections, seconds, limit))
+def _generator(
+    args: tuple[str, int, list[bytes], int, float, int],
+) -> tuple[list[float], int, float]:
+    """One generator process: its latencies, errors and its own CPU seconds while driving."""
+    client, port, bodies, connections, seconds, limit = args
+    drive = _drive_raw if client == "raw" else _drive_httpx
+    try:
+        import uvloop
+
+        run: Callable[[Any], Any] = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    cpu = time.process_time()
+    latencies, errors = run(drive(port, bodies, connections, seconds, limit))
+    return latencies, errors, time.process_time() - cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -161,7 +278,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    url: str,
+    client: str,
+    port: int,
     bodies: list[bytes],
     concurrency: int,
     seconds: float,
@@ -174,25 +292,33 @@ def measure(
         for i in range(processes)
     ]
     limit = MAX_REQUESTS_PER_LEVEL // processes
-    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
-    started = time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        results = pool.map(_generator, [(url, bodies, c, seconds, limit) for c in shares])
-    wall = time.perf_counter() - started
-    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
-    latencies = sorted(x for part, _ in results for x in part)
-    errors = sum(e for _, e in results)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        pool.map(abs, range(processes))  # the generators are started before the clock runs
+        load_before = load()
+        cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+        started = time.perf_counter()
+        results = pool.map(
+            _generator, [(client, port, bodies, c, seconds, limit) for c in shares], chunksize=1
+        )
+        wall = time.perf_counter() - started
+        cpu = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
+    latencies = sorted(x for part, _, _ in results for x in part)
+    errors = sum(e for _, e, _ in results)
+    generator_cpu = sum(c for _, _, c in results)
     count = len(latencies)
-    # The wall time includes starting the generator processes; the rate uses the busy time.
-    busy = min(wall, seconds) if count < MAX_REQUESTS_PER_LEVEL else wall
+    answered = count + errors
+    quantiles = statistics.quantiles(latencies, n=100) if count > 1 else None
     return {
         "concurrency": concurrency,
         "requests": count,
         "errors": errors,
-        "per_second": count / busy if busy else 0.0,
-        "p50_ms": 1000 * statistics.quantiles(latencies, n=100)[49] if count > 1 else None,
-        "p99_ms": 1000 * statistics.quantiles(latencies, n=100)[98] if count > 1 else None,
-        "server_cpu_ms": 1000 * cpu / (count + errors) if count + errors else None,
+        "per_second": count / wall if wall else 0.0,
+        "p50_ms": 1000 * quantiles[49] if quantiles else None,
+        "p99_ms": 1000 * quantiles[98] if quantiles else None,
+        "server_cpu_ms": 1000 * cpu / answered if answered else None,
+        "generator_cpu_ms": 1000 * generator_cpu / answered if answered else None,
+        "load": f"{load_before} -> {load()}",
     }
 
 
@@ -207,12 +333,19 @@ def in_process_rate(
         documents = [PolicyChange.model_validate(p) for p in proposals]
         engine = pack.check(documents[0], stored).engine.name
         count = 0
+        cpu = time.process_time()
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             pack.check(documents[count % len(documents)], stored)
             count += 1
         elapsed = time.perf_counter() - started
-    return {"per_second": count / elapsed, "checks": count, "engine": engine}
+        cpu = time.process_time() - cpu
+    return {
+        "per_second": count / elapsed,
+        "checks": count,
+        "cpu_ms": 1000 * cpu / count,
+        "engine": engine,
+    }
 
 
 def serve_and_measure(
@@ -221,10 +354,12 @@ def serve_and_measure(
     bodies: list[bytes],
     seconds: float,
     generators: int,
+    client: str,
 ) -> dict[str, Any]:
     """The figures of one `bcm serve --workers N`, or why there are none."""
     with tempfile.TemporaryDirectory(prefix="bcm-http-bench-") as tmp:
-        process, url = start_server(Path(tmp), workers)
+        process, port = start_server(Path(tmp), workers)
+        url = f"http://{HOST}:{port}"
         try:
             imported = httpx.post(
                 f"{url}/v1/history/JP",
@@ -246,11 +381,132 @@ def serve_and_measure(
                     "failed": f"{first.status_code} {problem.get('detail')}",
                 }
             engine = first.json()["engine"]
-            measure(url, bodies, 4, 2.0, generators)  # warm up workers and connections
-            levels = [measure(url, bodies, c, seconds, generators, process.pid) for c in LEVELS]
+            measure(client, port, bodies, 4, 2.0, generators)  # warm up workers, connections
+            levels = [
+                measure(client, port, bodies, c, seconds, generators, process.pid) for c in LEVELS
+            ]
         finally:
             stop_server(process)
     return {"workers": workers, "engine": engine, "levels": levels}
+
+
+# --- the server's CPU per request, by stage (in this process) --------------------------------
+
+
+def stages(
+    history: list[dict[str, Any]], bodies: list[bytes], rounds: int
+) -> list[tuple[str, float]]:
+    """CPU milliseconds per /v1/check request of each stage of the service, in this process
+    with the engine in process: the whole ASGI application (routing, body, check, response),
+    and the parts of the check it runs in a check thread."""
+    from checker import service as svc
+    from checker.documents import PolicyChange
+    from checker.semantics import to_fact
+    from checker.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="bcm-http-stages-") as tmp:
+        db = f"sqlite:///{Path(tmp) / 'stages.db'}"
+        with Store(db) as store:
+            store.import_records([PolicyChange.model_validate(r) for r in history])
+        app = svc.create_app(svc.ServiceSettings(rules=ROOT / "rules", db=db))
+        service: svc.Service = app.state.service
+        try:
+            return _stages(app, service, bodies, rounds, to_fact)
+        finally:
+            service.close()
+
+
+def _stages(
+    app: Any, service: Any, bodies: list[bytes], rounds: int, to_fact: Any
+) -> list[tuple[str, float]]:
+    from checker import service as svc
+
+    def per_call(work: Callable[[int], object]) -> float:
+        for i in range(min(rounds, 20)):
+            work(i)
+        cpu = time.process_time()
+        for i in range(rounds):
+            work(i)
+        return 1000 * (time.process_time() - cpu) / rounds
+
+    async def asgi(body: bytes) -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/check",
+            "raw_path": b"/v1/check",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"bench"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": (HOST, 1),
+            "server": (HOST, 2),
+        }
+        status = 0
+        given = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(scope, receive, send)
+        return status
+
+    async def whole(n: int) -> float:
+        for i in range(min(n, 20)):
+            assert await asgi(bodies[i % len(bodies)]) == 200
+        cpu = time.process_time()
+        for i in range(n):
+            await asgi(bodies[i % len(bodies)])
+        return 1000 * (time.process_time() - cpu) / n
+
+    total = asyncio.run(whole(rounds))
+    pack = service.pack
+    parsed = [svc.parse_json(b) for b in bodies]
+    requests = [svc.validate_body(p, svc.CheckRequest) for p in parsed]
+    history = service.stored_history(requests[0].proposal.jurisdiction)
+    facts = [to_fact(r.proposal) for r in requests]
+    params = {n: s.value for n, s in pack.settings({}, "JP").items()}
+    reports = [pack.check(r.proposal, history) for r in requests]
+    encode = getattr(svc, "report_json", None) or (lambda r: svc.JSONResponse(r.to_dict()).body)
+    n = len(bodies)
+    rows = [
+        ("JSON parse (exact numbers, limits)", per_call(lambda i: svc.parse_json(bodies[i % n]))),
+        (
+            "validation (pydantic)",
+            per_call(lambda i: svc.validate_body(parsed[i % n], svc.CheckRequest)),
+        ),
+        (
+            "  engine (pack runner)",
+            per_call(
+                lambda i: pack._runner.check(facts[i % n], history.key, history.facts, params)
+            ),
+        ),
+        (
+            "pack.check (facts, engine, findings)",
+            per_call(lambda i: pack.check(requests[i % n].proposal, history)),
+        ),
+        ("report to JSON", per_call(lambda i: encode(reports[i % n]))),
+    ]
+    parts = rows[0][1] + rows[1][1] + rows[3][1] + rows[4][1]
+    rows.append(("routing, body, thread hand-off, response", total - parts))
+    rows.append(("the ASGI application, in all", total))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,7 +519,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="time per level (default 8)")
     parser.add_argument(
-        "--generators", type=int, default=2, help="load generator processes (default 2)"
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="the load generator: raw asyncio keep-alive HTTP/1.1 (default) or httpx",
+    )
+    parser.add_argument(
+        "--generators", type=int, default=1, help="load generator processes (default 1)"
+    )
+    parser.add_argument(
+        "--stages", action="store_true", help="also the server's CPU per request by stage"
     )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -271,18 +536,21 @@ def main(argv: list[str] | None = None) -> int:
     history, proposals = load_examples()
     bodies = [json.dumps({"proposal": p}, ensure_ascii=False).encode() for p in proposals]
     runs = [
-        serve_and_measure(int(n), history, bodies, args.seconds, args.generators)
+        serve_and_measure(int(n), history, bodies, args.seconds, args.generators, args.client)
         for n in args.workers.split(",")
     ]
     local = in_process_rate(history, proposals, args.seconds)
+    split = stages(history, bodies, 600) if args.stages else []
 
     print(
-        f"POST /v1/check from {args.generators} httpx load generator processes; stored history "
-        f"of {len(history)} records; {len(proposals)} proposals in turn"
+        f"POST /v1/check from {args.generators} {args.client} load generator process(es) on "
+        f"{os.cpu_count()} cores; stored history of {len(history)} records; "
+        f"{len(proposals)} proposals in turn"
     )
     print(
         f"{'bcm serve':>12}  {'concurrency':>11}  {'requests':>8}  {'checks/s':>9}  "
-        f"{'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'cpu ms':>6}  engine"
+        f"{'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'server':>6}  {'client':>6}  "
+        f"load average (1, 5, 15 min)"
     )
     for run in runs:
         label = f"--workers {run['workers']}"
@@ -293,14 +561,22 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{label:>12}  {level['concurrency']:>11}  {level['requests']:>8}  "
                 f"{level['per_second']:>9.0f}  {level['p50_ms']:>7.2f}  {level['p99_ms']:>7.2f}  "
-                f"{level['errors']:>6}  {level['server_cpu_ms']:>6.2f}  {run['engine']['name']}"
+                f"{level['errors']:>6}  {level['server_cpu_ms']:>6.2f}  "
+                f"{level['generator_cpu_ms']:>6.2f}  {level['load']}"
             )
     print(
         f"{'in process':>12}  {'pack.check':>11}  {local['checks']:>8}  "
         f"{local['per_second']:>9.0f}  {'':>7}  {'':>7}  {'':>6}  "
-        f"{1000 / local['per_second']:>6.2f}  {local['engine']}"
+        f"{local['cpu_ms']:>6.2f}  {'':>6}  engine: {local['engine']}"
     )
-    print("cpu ms: the server's CPU time (its engine workers included) per request")
+    print(
+        "server, client: CPU ms per request of bcm serve (engine workers included) and of the "
+        "load generator"
+    )
+    if split:
+        print("the server's CPU per request by stage (in process, engine in process):")
+        for name, ms in split:
+            print(f"  {name:<42} {ms:6.3f} ms")
     for run in runs:
         if "failed" in run:
             continue
@@ -315,7 +591,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"runs": runs, "in_process": local}, indent=2) + "\n", encoding="utf-8"
+            json.dumps({"runs": runs, "in_process": local, "stages": dict(split)}, indent=2) + "\n",
+            encoding="utf-8",
         )
     return 0
 
