@@ -167,6 +167,11 @@ class Join:
     ordered: bool = False
     record_tests: tuple[ast.Expr, ...] = ()
     bound: Any = None
+    # An ordered join whose last record before the proposal is the one another ordered join
+    # (this index) finds: the same variable, record tests and pins make the same upper rule,
+    # which the engine then runs once. Its own window (if any) is its first rule's: a first
+    # record in the window exists only when the last before the proposal is in it too.
+    upper_from: int | None = None
 
     @property
     def windowed(self) -> bool:
@@ -353,6 +358,10 @@ class _Compiler:
         self._derived_keys: dict[tuple[str, str | None, str | None, ast.Expr], str] = {}
         self.joins: list[Join] = []
         self._join_keys: dict[tuple[str, ast.Expr], int] = {}
+        # (var, record tests, pins, proposal pattern) → the ordered join whose upper rule
+        # finds the last record passing those tests before the proposal: equal upper rules
+        # are compiled once
+        self._uppers: dict[tuple[str, tuple[ast.Expr, ...], tuple[Any, ...], str], int] = {}
         self.slots: list[Slot] = []
         self._slot_keys: dict[tuple[int, str], str] = {}
         self.slot_of: dict[ast.Query, str] = {}
@@ -817,20 +826,26 @@ class _Compiler:
         bounds = [t for _, found in terms for t in found if _lower_bound(t) is not None]
         if not residue and group is None and len(terms) <= 1 and len(bounds) == len(terms):
             bound = _lower_bound(bounds[0]) if bounds else None
+            # the proposal's own tests are part of the rule too
+            upper_key = (var, tuple(record_tests), pins_key, json.dumps(p_pattern, sort_keys=True))
             join = Join(
                 index, var, query.condition, "", rule_name, pins_key, (), True,
-                tuple(record_tests), bound,
+                tuple(record_tests), bound, self._uppers.get(upper_key),
             )  # fmt: skip
             tests = [*h_tests, *pinned]
-            last = [
-                {"_t": join.upper_kind},
-                *tests,
-                {BUCKET: {"p": join.upper_bucket}},
-                *bounds,
-                before,
-                {"$gte": {NEXT_DAY: {"p": pday[1]}}},
-            ]
-            rules = [(rule_name, last)]
+            rules = []
+            if join.upper_from is None:
+                # the last passing record before the proposal, window or not: a window is
+                # the first rule's to test (no first record in it: the span is empty)
+                self._uppers[upper_key] = index
+                last = [
+                    {"_t": join.upper_kind},
+                    *tests,
+                    {BUCKET: {"p": join.upper_bucket}},
+                    before,
+                    {"$gte": {NEXT_DAY: {"p": pday[1]}}},
+                ]
+                rules.append((rule_name, last))
             if bound is not None:
                 first = [
                     {"_t": join.lower_kind},

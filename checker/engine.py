@@ -25,6 +25,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -451,6 +452,21 @@ class Engine:
                 for key in reads:
                     if key in self._derived:
                         self._flag_users.setdefault(key, []).append(found)
+        # the flags a check computes after its queries, with the found-slots of their users
+        self._check_flags = [
+            (d, self._flag_users.get(d.key, [])) for d in plan.derived if d.phase != "history"
+        ]
+        # per rule: (level, the name of its severity rule, None when unconditional), in order
+        self._severities: dict[str, list[tuple[str, str | None]]] = {}
+        for info in pack.rules:
+            rule = info.rule
+            options = rule.severity.options if rule.severity is not None else (("medium", None),)
+            self._severities[info.id] = [
+                (level, None if condition is None else f"{info.id}#{level}")
+                for level, condition in options
+            ]
+        # parameter values in force → as the engine compares them (whole numbers)
+        self._engine_params: dict[tuple[Any, ...], dict[str, int]] = {}
         self._slots = {s.key: s for s in plan.slots}
         self._rules_by_id = {info.id: info.rule for info in pack.rules}
         # a query's slot by its let, found once: hashing a query's tree on every check costs
@@ -483,6 +499,7 @@ class Engine:
             if any(not plan.joins[i].ordered for i in self._joins_of.get(rs.name, []))
         }
         self._phase2_sid = "0"
+        self._phase2_taken = frozenset({fnv1a32(f"sid-{self._phase2_sid}")})
         self._closed = False
         self._build()
 
@@ -595,7 +612,7 @@ class Engine:
 
     # --- ids
 
-    def _fresh_id(self, prefix: str, taken: set[int]) -> tuple[str, int]:
+    def _fresh_id(self, prefix: str, taken: AbstractSet[int]) -> tuple[str, int]:
         """A fact id unique in its sid by the engine's 32-bit hash (a colliding id would make
         a different fact be taken for a duplicate and dropped)."""
         while True:
@@ -769,6 +786,8 @@ class Engine:
                 kind = join.upper_kind if side == "upper" else join.lower_kind
                 if side == "lower" and not join.windowed:
                     continue  # without a window the first record is the first of the order
+                if side == "upper" and join.upper_from is not None:
+                    continue  # another join's upper rule finds its last record
                 wanted[(kind, rid, bucket)] = neighbour
         for key, (text, h, signature) in list(resident.stored.items()):
             if key in wanted and wanted[key] == signature:
@@ -842,15 +861,21 @@ class Engine:
         self, proposal: Fact, history_key: str | None, params: Mapping[str, Decimal]
     ) -> list[Fired]:
         plan = self.plan
-        engine_params: dict[str, int] = {}
-        for name in plan.params:
-            number = whole(params[name]) if name in params else None
-            if number is None:
-                raise EngineError(
-                    f"parameter {name} = {params.get(name)} is not a whole number the engine "
-                    "can compare exactly"
-                )
-            engine_params[name] = number
+        values = tuple(params.get(name) for name in plan.params)
+        engine_params = self._engine_params.get(values)
+        if engine_params is None:
+            engine_params = {}
+            for name in plan.params:
+                number = whole(params[name]) if name in params else None
+                if number is None:
+                    raise EngineError(
+                        f"parameter {name} = {params.get(name)} is not a whole number the "
+                        "engine can compare exactly"
+                    )
+                engine_params[name] = number
+            if len(self._engine_params) >= 64:
+                self._engine_params.clear()
+            self._engine_params[values] = engine_params
         memo = _SpanMemo()
         base = Env(proposal, params, memo=memo)
         flags: dict[str, int] = {}
@@ -866,10 +891,9 @@ class Engine:
                 envs[rule_id] = self._bind_lets(self._rules_by_id[rule_id], base, results)
             return envs[rule_id]
 
-        for derived in plan.derived:
-            if derived.phase == "history" or derived.key in flags:
+        for derived, users in self._check_flags:
+            if derived.key in flags:
                 continue
-            users = self._flag_users.get(derived.key, ())
             if not any(all(results[s] is not None for s in found) for found in users):
                 flags[derived.key] = 0  # no rule reading it can fire
                 continue
@@ -889,11 +913,10 @@ class Engine:
             env = env_of(info.id)
             if env is None:
                 raise EngineError(f"{info.id} fired although a query of it found nothing")
-            rule = info.rule
-            options = rule.severity.options if rule.severity is not None else (("medium", None),)
+            options = self._severities[info.id]
             severity = options[-1][0]
-            for level, condition in options:
-                if condition is None or f"{info.id}#{level}" in fired:
+            for level, level_rule in options:
+                if level_rule is None or level_rule in fired:
                     severity = level
                     break
             out.append(Fired(info, severity, env))
@@ -913,7 +936,7 @@ class Engine:
             bound.lets[let.name] = value
         return bound
 
-    def _assert_once(self, ruleset: str, fact: Fact, taken: set[int]) -> None:
+    def _assert_once(self, ruleset: str, fact: Fact, taken: AbstractSet[int]) -> None:
         """Assert a fact singly under a fresh id and retract it: nothing stays behind."""
         fact["id"], _ = self._fresh_id("p", taken)
         text = _ENCODE(fact)
@@ -938,6 +961,9 @@ class Engine:
             self._histories.move_to_end(history_key)
         matched: dict[int, list[Fact]] = {j.index: [] for j in plan.joins}
         spans: dict[int, tuple[list[Fact], _Order, int, int] | None] = {}
+        lasts: dict[int, list[int]] = {}
+        firsts: dict[int, list[int]] = {}
+        partitions: dict[int, tuple[str, ...]] = {}
         date = proposal.get("effective_on")
         if history is not None and history.records and isinstance(date, dt.date):
             base = Env(proposal, params, memo=memo)
@@ -953,7 +979,8 @@ class Engine:
                 fact = self._builders[ruleset.name].build(proposal, engine_params, {}, flags)
                 for join in self._ordered_in.get(ruleset.name, ()):
                     order = self._order(history, join, value)
-                    fact[join.upper_bucket] = order.upper_bucket(fact["r.effective_on#day"])
+                    if join.upper_from is None:
+                        fact[join.upper_bucket] = order.upper_bucket(fact["r.effective_on#day"])
                     if join.windowed:
                         low = _bound_value(join.bound, fact)
                         fact[join.lower_bucket] = order.lower_bucket(low)
@@ -972,15 +999,21 @@ class Engine:
                 resident.frames += fired
                 self._residency[ruleset.name].frames += fired
                 for index in self._joins_of[ruleset.name]:
-                    join = plan.joins[index]
-                    found = self._candidates[index]
-                    if join.ordered:
-                        spans[index] = self._span(history, join, value, found, self._firsts[index])
-                    else:
-                        records = [history.records[rid] for rid in sorted(set(found))]
-                        matched[index] = self._residue(index, records, base)
-                    found.clear()
+                    lasts[index] = self._candidates[index][:]
+                    firsts[index] = self._firsts[index][:]
+                    partitions[index] = value
+                    self._candidates[index].clear()
                     self._firsts[index].clear()
+            # every ruleset asserted first: an ordered join may take its last record from
+            # another join's upper rule, in another ruleset
+            for index, value in partitions.items():
+                join = plan.joins[index]
+                if join.ordered:
+                    last = lasts.get(index if join.upper_from is None else join.upper_from, [])
+                    spans[index] = self._span(history, join, value, last, firsts[index])
+                else:
+                    records = [history.records[rid] for rid in sorted(set(lasts[index]))]
+                    matched[index] = self._residue(index, records, base)
         self._recycle()
         results: dict[str, Any] = {}
         for slot in plan.slots:
@@ -1013,6 +1046,9 @@ class Engine:
         if not last or (join.windowed and not first):
             return None
         order = self._order(history, join, value)
+        if last[0] not in order.position:
+            # another join's upper rule answered: its passing records are this join's
+            raise EngineError(f"join {join.index}: the last record is not in its order")
         upper = order.position[last[0]]
         lower = order.position[first[0]] if join.windowed else 0
         if lower > upper:
@@ -1058,7 +1094,7 @@ class Engine:
         for ruleset in self.plan.rule_rulesets:
             fact = self._builders[ruleset.name].build(proposal, engine_params, results, flags)
             fact["sid"] = self._phase2_sid
-            self._assert_once(ruleset.name, fact, {fnv1a32(f"sid-{self._phase2_sid}")})
+            self._assert_once(ruleset.name, fact, self._phase2_taken)
         fired = set(self._fired)
         self._fired.clear()
         return fired

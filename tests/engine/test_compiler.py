@@ -288,13 +288,13 @@ def test_a_query_becomes_a_join_on_its_partition(tmp_path: Path) -> None:
     bound = {"$sub": {"$l": {"p": day}, "$r": {"p": "_p.window"}}}
     # ordered: the record's tests do not read the proposal, so the engine finds the last
     # record before the proposal (`_n`: the next one's day is not before it) and the first
-    # in the window (`_v`: the previous one's is before it), in one date bucket each
+    # in the window (`_v`: the previous one's is before it), in one date bucket each; the
+    # window is the first rule's alone (no first record in it: nothing is in it)
     assert ruleset.rules["join0"]["all"][1]["h"]["$and"] == [
         {"_t": "u0"},
         {"r.status": "enacted"},
         *scope,
         {"_b": {"p": "_bu0"}},
-        {"$gte": {day: bound}},
         {"$lt": {day: {"p": day}}},
         {"$gte": {"_n": {"p": day}}},
         dict(SENTINEL),

@@ -262,3 +262,14 @@ def test_direction_changes_over_a_long_run_counts_every_turn() -> None:
         )
     finally:
         engine.drop_history("alternating")
+
+
+def test_equal_upper_rules_are_compiled_once() -> None:
+    """`prior` and `recent` of the default pack test the record alike: one upper rule finds
+    the last record before the proposal for both, and only `recent` has a first rule."""
+    pack, _, _ = default_pack()
+    plan = compile_pack(pack)
+    joins = [j for j in plan.joins if j.ordered]
+    assert [(j.upper_from, j.windowed) for j in joins] == [(None, False), (joins[0].index, True)]
+    rules = set(plan.join_rulesets[0].rules)
+    assert rules == {"_probe", joins[0].rule, joins[1].first_rule}
