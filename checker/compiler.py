@@ -623,7 +623,11 @@ class _Compiler:
             consts.append(value.const)
         inside = expr.negated == negated  # `x in L`, or `not (x not in L)`
         if inside:
-            return _any_of([{key: c} for c in consts])
+            found = _any_of([{key: c} for c in consts])
+            if item.nullable and negated:
+                # `x not in L` is false for a null x, so `not (x not in L)` is true for it
+                return _any_of([{key: None}, found])
+            return found
         # `x not in L` is false for a null x, and so is every `$neq` on null in the engine;
         # `not (x in L)` is true for a null x.
         outside = _all_of([{"$neq": {key: c}} for c in consts])
