@@ -101,7 +101,17 @@ def to_fact(doc: PolicyChangeLike) -> dict[str, Any]:
     return {str(key): _plain(value) for key, value in doc.items()}
 
 
+_PLAIN_EXACT: Final = frozenset({type(None), bool, str, int, dt.date})
+
+
 def _plain(value: Any) -> Any:
+    # The exact types most values have first (an enum member or a subclass is not one of
+    # them and takes the tests below); this runs for every value of every record.
+    kind = type(value)
+    if kind in _PLAIN_EXACT:
+        return value
+    if kind is list:
+        return [_plain(v) for v in value]
     if value is None or isinstance(value, bool | str | int):
         # An enum member is a str (StrEnum) here: keep its text, not the member.
         if isinstance(value, enum.Enum):
@@ -189,7 +199,8 @@ _SCOPE_FIELDS: Final = ("jurisdiction", "area", "target")
 
 def field(record: Any, name: str) -> Any:
     """A field of a record or map; `scope` is (jurisdiction, area, target); missing → None."""
-    if not isinstance(record, Mapping):
+    # facts are plain dicts: their test first, before the slower one of any mapping
+    if type(record) is not dict and not isinstance(record, Mapping):
         return None
     if name in record:
         return record[name]
