@@ -36,8 +36,8 @@ import datetime as dt
 import re
 from bisect import bisect_left
 from decimal import Decimal
-from itertools import accumulate, chain, repeat
-from operator import add, itemgetter, sub
+from itertools import accumulate, chain
+from operator import itemgetter
 
 from checker.diagnostics import Span
 from checker.lang import ast
@@ -104,20 +104,20 @@ def unquote(token: str) -> str:
 
 
 class _Parser:
-    __slots__ = ("depth", "ec", "el", "file", "h", "i", "k", "sc", "sl", "v")
+    __slots__ = ("depth", "ends", "file", "h", "i", "k", "newlines", "starts", "v")
     v: list[str]  # the tokens' texts, then "" at the end
     k: list[str | None]  # their kinds (see _FIRST), then "$"
-    sl: list[int]  # the line and column where each token starts, and where it ends
-    sc: list[int]
-    el: list[int]
-    ec: list[int]
+    starts: list[int]  # the offset of each token, and the offset just after it
+    ends: list[int]
+    newlines: list[int]  # the offset of each line break
 
     def __init__(self, text: str, file: str):
         self.file = file
         self.i = 0
         self.h = 0  # the height in Lark's tree of the expression parsed last
         self.depth = 0  # nesting of the calls below, against Python's recursion limit
-        # All in C: the tokens, their offsets, and lines and columns from the offsets.
+        # The tokens and their offsets, all in C; lines and columns come from the offsets,
+        # for the tokens a span begins or ends with (`span`).
         found = _TOKENS.findall(text)
         if not found or found[-1][1]:
             raise GiveUp  # no match at the end of the text: cannot be, but Lark would know
@@ -130,26 +130,9 @@ class _Parser:
         # Every position matches (a token, a stray character, the end), so the matches
         # cover the text, and their lengths give the offsets.
         offsets = list(accumulate(map(len, chain.from_iterable(found))))
-        starts = offsets[0::2]
-        newlines = [m.start() for m in _NEWLINE.finditer(text)]
-        before = [0, -1, *newlines]  # the offset before the start of each line (from 1)
-        if '"""' in text and any("\n" in tok for tok in v if tok[0] == '"'):
-            # A string over several lines: each token's lines from its offsets.
-            ends = offsets[1::2]
-            lines = [bisect_left(newlines, start) + 1 for start in starts]
-            end_lines = [bisect_left(newlines, end) + 1 for end in ends]
-            self.ec = list(map(sub, ends, map(before.__getitem__, end_lines)))
-        else:
-            # Tokens on one line each: a token's line is 1 + the newlines skipped before it.
-            counts = map(str.count, map(itemgetter(0), found), repeat("\n"))
-            lines = list(accumulate(counts, initial=1))
-            del lines[0]
-            end_lines = lines
-        self.sl = lines
-        self.sc = list(map(sub, starts, map(before.__getitem__, lines)))
-        self.el = end_lines
-        if end_lines is lines:
-            self.ec = list(map(add, self.sc, map(len, v)))
+        self.starts = offsets[0::2]
+        self.ends = offsets[1::2]
+        self.newlines = [m.start() for m in _NEWLINE.finditer(text)]
         v.append("")
         k.append("$")
         self.v = v
@@ -158,7 +141,20 @@ class _Parser:
     # --- helpers
 
     def span(self, first: int, last: int) -> Span:
-        return Span(self.file, self.sl[first], self.sc[first], self.el[last], self.ec[last])
+        """From token `first` to token `last`, lines and columns counted as Lark counts them:
+        from 1, a line ending at each `\\n`, a column being a character."""
+        newlines = self.newlines
+        start = self.starts[first]
+        end = self.ends[last]
+        line = bisect_left(newlines, start)
+        end_line = bisect_left(newlines, end, line)
+        return Span(
+            self.file,
+            line + 1,
+            start - newlines[line - 1] if line else start + 1,
+            end_line + 1,
+            end - newlines[end_line - 1] if end_line else end + 1,
+        )
 
     def expect(self, word: str) -> None:
         if self.v[self.i] != word:
