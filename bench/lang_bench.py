@@ -215,7 +215,7 @@ def bench(sizes: list[int], repeat: int) -> bool | None:
             write_pack(folder, size, shapes)
             texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.bcm"))}
             lines = sum(t.count("\n") for t in texts.values())
-            runs = repeat if size <= 1000 else 1
+            runs = repeat
 
             def parse_all(texts: dict[str, str] = texts) -> None:
                 for name, text in texts.items():
