@@ -3,9 +3,9 @@ texts people write, producing the same syntax tree, spans included, as the Lark 
 
 `grammar/bcm.lark` stays the definition of the language and Lark the parser of record: this
 module accepts a subset of what Lark accepts and gives up on anything else (any syntax error,
-a duplicate clause, a bad date, a number of more than 1,000 digits, deep nesting, a keyword
-used as a name where the contextual lexer would read it as a name, characters outside the
-usual ones). `checker.lang.parse.parse` then runs Lark, so every diagnostic is Lark's.
+a duplicate clause, a bad date, a number of more than 1,000 digits, deep nesting, `not` where
+the contextual lexer reads it as a name, a word it would split, characters outside the usual
+ones). `checker.lang.parse.parse` then runs Lark, so every diagnostic is Lark's.
 
 Why it is exact where it accepts:
 
