@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -643,6 +644,14 @@ def placeholders(template: str) -> list[Placeholder]:
 
 Lookup = Callable[[str], tuple[Any, Type | None]]
 
+# The templates of a pack are few and are filled for every finding: each is scanned once.
+_SCANNED_TEXT: Final = 65536
+
+
+@functools.lru_cache(maxsize=4096)
+def _scanned(template: str) -> tuple[str | Placeholder, ...]:
+    return tuple(_scan(template))
+
 
 def interpolate(template: str, lookup: Lookup, lang: str) -> str:
     """Fill `{name.field}` placeholders with values formatted for `lang`.
@@ -651,7 +660,8 @@ def interpolate(template: str, lookup: Lookup, lang: str) -> str:
     in scope, whose placeholder is then left as written. Text is never handed to str.format.
     """
     out: list[str] = []
-    for piece in _scan(template):
+    pieces = _scanned(template) if len(template) <= _SCANNED_TEXT else _scan(template)
+    for piece in pieces:
         if isinstance(piece, str):
             out.append(piece)
             continue
