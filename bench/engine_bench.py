@@ -1,5 +1,6 @@
-"""Engine benchmark: the default pack through the durable-rules engine (in-process) and through
-the reference evaluator, side by side.
+"""Engine benchmark: the default pack through `pack.check` (the API, engine in-process), through
+the durable-rules engine alone (`Engine.check`) and through the reference evaluator, side by
+side.
 
     .venv/bin/python bench/engine_bench.py            # the full run (a few minutes)
     .venv/bin/python bench/engine_bench.py --quick    # smaller counts, to try it out
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import multiprocessing
 import random
 import resource
@@ -96,21 +98,29 @@ def document(
     }
 
 
-def facts(size: int, spread: int, proposals: int, seed: int) -> tuple[list[Any], list[Any]]:
+def documents(size: int, spread: int, proposals: int, seed: int) -> tuple[list[Any], list[Any]]:
+    """History records and proposals as validated documents (PolicyChange)."""
     from checker.documents import PolicyChange
-    from checker.semantics import to_fact
 
     rng = random.Random(seed)
     pool = scopes(spread)
     records = [
-        to_fact(PolicyChange.model_validate(document(rng, f"H{n}", rng.choice(pool), False)))
+        PolicyChange.model_validate(document(rng, f"H{n}", rng.choice(pool), False))
         for n in range(size)
     ]
     checks = [
-        to_fact(PolicyChange.model_validate(document(rng, f"P{n}", rng.choice(pool), True)))
+        PolicyChange.model_validate(document(rng, f"P{n}", rng.choice(pool), True))
         for n in range(proposals)
     ]
     return records, checks
+
+
+def facts(size: int, spread: int, proposals: int, seed: int) -> tuple[list[Any], list[Any]]:
+    """The same as `documents`, as engine facts."""
+    from checker.semantics import to_fact
+
+    records, checks = documents(size, spread, proposals, seed)
+    return [to_fact(r) for r in records], [to_fact(p) for p in checks]
 
 
 def rss_mb() -> float:
@@ -132,16 +142,28 @@ def measure(which: str, size: int, spread: int, seconds: float, queue: Any) -> N
     pack = load_checked_pack(str(ROOT / "rules"))
     evaluator = Evaluator(pack)
     params = evaluator.params(None, "JP")
-    records, proposals = facts(size, spread, 500, seed=size + spread)
-    if which == "engine":
+    if which == "pack":
+        # the whole API: the engine in this process (workers=0), findings and the report
+        from checker import load_pack
+        from checker.api import History
+
+        docs, proposals = documents(size, spread, 500, seed=size + spread)
+        api = load_pack(str(ROOT / "rules"))
+        history = History(docs)
+
+        def check(proposal: Any) -> Any:
+            return api.check(proposal, history)
+    elif which == "engine":
         from checker.engine import Engine
 
+        records, proposals = facts(size, spread, 500, seed=size + spread)
         engine = Engine(pack, compile_pack(pack))
         engine.set_history("h", records)
 
         def check(proposal: Any) -> Any:
             return engine.check(proposal, "h", params)
     else:
+        records, proposals = facts(size, spread, 500, seed=size + spread)
         index = HistoryIndex(records)
 
         def check(proposal: Any) -> Any:
@@ -171,6 +193,35 @@ def load_time(size: int, queue: Any) -> None:
     started = time.perf_counter()
     engine.set_history("h", records)
     queue.put(time.perf_counter() - started)
+
+
+def load_from_file(size: int, queue: Any) -> None:
+    """Seconds, by stage, to bring `size` records from a JSON file into the engine: read and
+    validate (checker.loading), convert to facts, and the first check, which hands them to the
+    engine."""
+    import json
+    import tempfile
+
+    from checker import load_pack
+    from checker.api import History
+    from checker.loading import load_history
+
+    rng = random.Random(7)
+    pool = scopes(100)
+    data = [document(rng, f"H{n}", rng.choice(pool), False) for n in range(size)]
+    proposal = document(rng, "P", pool[0], True)
+    api = load_pack(str(ROOT / "rules"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "history.json"
+        path.write_text(json.dumps(data, default=float), encoding="utf-8")
+        stages = [time.perf_counter()]
+        history = History(load_history(str(path)))
+        stages.append(time.perf_counter())
+        history.facts()
+        stages.append(time.perf_counter())
+        api.check(proposal, history)
+        stages.append(time.perf_counter())
+    queue.put([b - a for a, b in itertools.pairwise(stages)])
 
 
 def endurance(count: int, size: int, queue: Any) -> None:
@@ -211,7 +262,8 @@ def main() -> None:
     endurance_checks = 10_000 if args.quick else 100_000
 
     print("checks/s by the clock and by CPU time, peak RSS; default pack, each in a fresh process")
-    print(f"{'history':>26} | {'engine':^27} | {'reference':^27}")
+    print("pack.check: the API with the engine in-process (findings, report); engine: Engine.check")
+    print(f"{'history':>26} | {'pack.check':^27} | {'engine':^27} | {'reference':^27}")
     for size, spread, label in (
         (0, 100, "H=0"),
         (1000, 100, "H=1,000 over 100 scopes"),
@@ -219,15 +271,20 @@ def main() -> None:
         (10000, 100, "H=10,000 over 100 scopes"),
         (10000, 1, "H=10,000 in one scope"),
     ):
-        engine = in_child(measure, "engine", size, spread, seconds)
-        reference = in_child(measure, "reference", size, spread, seconds)
-        cells = [
-            f"{wall:6.0f} /s {cpu:6.0f} /s {peak:4.0f} MB"
-            for wall, cpu, peak in (engine, reference)
+        measured = [
+            in_child(measure, which, size, spread, seconds)
+            for which in ("pack", "engine", "reference")
         ]
-        print(f"{label:>26} | {cells[0]} | {cells[1]}", flush=True)
+        cells = [f"{wall:6.0f} /s {cpu:6.0f} /s {peak:4.0f} MB" for wall, cpu, peak in measured]
+        print(f"{label:>26} | {' | '.join(cells)}", flush=True)
     seconds_10k = in_child(load_time, 10000)
     print(f"loading 10,000 records into the engine: {seconds_10k:.2f} s")
+    read, convert, first = in_child(load_from_file, 10000)
+    print(
+        f"  from a JSON file through pack.check: {read + convert + first:.2f} s (read and "
+        f"validate {read:.2f} s, facts {convert:.2f} s, into the engine with the first check "
+        f"{first:.2f} s)"
+    )
     before, after, rate = in_child(endurance, endurance_checks, 1000)
     print(
         f"RSS over {endurance_checks:,} consecutive checks (H=1,000, 100 scopes): "
