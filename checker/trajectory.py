@@ -177,6 +177,7 @@ _WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+
 def _word(key: str, lang: str) -> str:
     return _WORDS.get(lang, _WORDS["en"])[key]
 
