@@ -26,10 +26,11 @@ from lang.strategies import JAPANESE, rule_texts
 
 from checker.api import load_pack
 from checker.diagnostics import BcmError, Diagnostic, render_all
+from checker.lang import fastparse
 from checker.lang.check import check_files
 from checker.lang.checked import Manifest
 from checker.lang.pack import lint_paths, load_checked_pack
-from checker.lang.parse import MAX_NESTING, parse
+from checker.lang.parse import MAX_NESTING, PARSER_VARIABLE, parse
 
 from . import FUZZ, examples, within
 
@@ -344,9 +345,28 @@ def test_reading_rules_takes_time_linear_in_their_size(make: Callable[[int], str
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FUZZ, reason="15 s: in make fuzz (BCM_FUZZ=1) only")
-def test_a_1_mb_file_of_the_densest_text_is_read_in_time() -> None:
+@pytest.mark.parametrize(
+    "parser",
+    [
+        # measured: 1.2 s of CPU through the fast path, which reads a text with no mistake
+        pytest.param("fast", id="fast path"),
+        # measured: 15 s on two shared cores through Lark, which reads every text with a
+        # mistake: in make fuzz (BCM_FUZZ=1) only
+        pytest.param(
+            "lark",
+            id="Lark",
+            marks=pytest.mark.skipif(not FUZZ, reason="15 s: in make fuzz (BCM_FUZZ=1) only"),
+        ),
+    ],
+)
+def test_a_1_mb_file_of_the_densest_text_is_read_in_time(
+    parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = dense(1_000_000)
-    with within(180, "1 MB of `true or true ...`"):  # measured: 15 s on two shared cores
+    if parser == "lark":
+        monkeypatch.setenv(PARSER_VARIABLE, "lark")
+    else:
+        fastparse.parse(text, "dense.bcm")  # the fast path reads it (GiveUp would fail here)
+    with within(180, "1 MB of `true or true ...`"):
         diagnostics = parse_and_check(text)
     assert [d.code for d in diagnostics if d.is_error] == []
