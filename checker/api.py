@@ -185,6 +185,22 @@ def parse_param_value(name: str, raw: ParamValue, declared: ast.Number) -> ast.N
     return ast.Number(parsed.value, unit)
 
 
+class _InForce:
+    """Parameter settings as a check uses them: the values the rules see, the texts a report
+    shows."""
+
+    __slots__ = ("display", "settings", "values")
+
+    def __init__(self, settings: dict[str, ParamSetting]) -> None:
+        self.settings = settings
+        self.values = {n: s.value for n, s in settings.items()}
+        self.display = {n: s.display for n, s in settings.items()}
+
+
+_JURISDICTIONS_KEPT = 1024
+_DURABLE = EngineInfo(name="durable-rules", reason=None)
+
+
 class Pack:
     """A loaded, checked and compiled rule pack: compile once, check many times."""
 
@@ -197,6 +213,7 @@ class Pack:
         )
         self.evaluator = Evaluator(checked)
         self._runner = runner
+        self._defaults: dict[str | None, _InForce] = {}
 
     @property
     def default_lang(self) -> str:
@@ -217,6 +234,23 @@ class Pack:
     ) -> dict[str, ParamSetting]:
         """The parameter values in force: defaults, the manifest's for the jurisdiction, then
         the per-check overrides."""
+        if not overrides:
+            return dict(self._in_force(jurisdiction).settings)
+        return self._settings(overrides, jurisdiction)
+
+    def _in_force(self, jurisdiction: str | None) -> _InForce:
+        """The settings without overrides, made once per jurisdiction (they depend on nothing
+        else)."""
+        found = self._defaults.get(jurisdiction)
+        if found is None:
+            found = _InForce(self._settings(None, jurisdiction))
+            if len(self._defaults) < _JURISDICTIONS_KEPT:
+                self._defaults[jurisdiction] = found
+        return found
+
+    def _settings(
+        self, overrides: Mapping[str, ParamValue] | None, jurisdiction: str | None
+    ) -> dict[str, ParamSetting]:
         pack = self.checked
         numbers: dict[str, ast.Number] = {n: p.default for n, p in pack.params.items()}
         if jurisdiction is not None:
@@ -257,16 +291,21 @@ class Pack:
         doc = _as_document(proposal, "proposal")
         hist = history if isinstance(history, History) else History(history or ())
         language = lang or self.default_lang
-        settings = self.settings(params, doc.jurisdiction)
-        values = {n: s.value for n, s in settings.items()}
-        findings, engine = self._run(doc, hist, values, language)
-        return Report(
+        in_force = (
+            self._in_force(doc.jurisdiction)
+            if not params
+            else _InForce(self._settings(params, doc.jurisdiction))
+        )
+        findings, engine = self._run(doc, hist, in_force.values, language)
+        # Every field is made here with its model's type (findings, pack and engine are models
+        # already): constructed, not validated again.
+        return Report.model_construct(
             proposal=doc.id,
             findings=findings,
             pack=self.info,
             lang=language,
             engine=engine,
-            params={n: s.display for n, s in settings.items()},
+            params=dict(in_force.display),
         )
 
     def check_many(
@@ -327,8 +366,14 @@ class Pack:
         if reason is not None:
             # the history's key is a random name: keep reports of the same input identical
             reason = reason.replace(hist.key, "the history")
-        info = EngineInfo(name=engine["name"], reason=reason)
-        return sorted(findings, key=lambda f: f.sort_key()), info
+            info = EngineInfo(name=engine["name"], reason=reason)
+        elif engine["name"] == _DURABLE.name:
+            info = _DURABLE  # a frozen model: one for every report the engine answers
+        else:
+            info = EngineInfo(name=engine["name"], reason=None)
+        if len(findings) > 1:
+            findings.sort(key=Finding.sort_key)
+        return findings, info
 
     def close(self) -> None:
         self._runner.close()

@@ -8,7 +8,8 @@ history records its queries bound; `source` where the rule is written.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Final
 
 from checker import semantics
 from checker.documents import Finding, FindingKind, PrincipleId, Severity
@@ -26,13 +27,6 @@ def localized(texts: tuple[ast.Localized, ...], lang: str) -> tuple[str, str]:
         if chosen in by_lang:
             return chosen, by_lang[chosen]
     return (texts[0].lang, texts[0].text) if texts else (lang, "")
-
-
-def _fill(texts: tuple[ast.Localized, ...], lang: str, lookup: semantics.Lookup) -> str:
-    # Values are shown the way the text's own language writes them: an English fallback in a
-    # Japanese report reads "2019-04-01", not "2019年4月1日" inside an English sentence.
-    text_lang, template = localized(texts, lang)
-    return semantics.interpolate(template, lookup, text_lang)
 
 
 def evidence_paths(expr: ast.Expr) -> list[ast.Path]:
@@ -66,37 +60,134 @@ def make_finding(
     lang: str,
 ) -> Finding:
     """The finding for a rule that fired, with texts in `lang` (falling back to English)."""
-    rule = fired_rule.rule
+    return _plan(fired_rule, evaluator).finding(severity, env, lang)
 
-    def lookup(name: str) -> tuple[Any, Type | None]:
-        root, *fields = name.split(".")
-        path = ast.Path(root, tuple(fields))
-        try:
-            value = evaluator.eval(path, _without_vars(env))
-        except UnknownName as err:
-            raise LookupError(name) from err
-        return value, evaluator.type_of(path, rule)
 
-    evidence: dict[str, Any] = {}
-    if rule.when is not None:
-        for path in evidence_paths(rule.when):
+class _Template:
+    """A message or remedy of a rule in one language: its literal pieces and placeholders,
+    each placeholder with the path it reads (the type of the value is found once, when first
+    shown)."""
+
+    __slots__ = ("lang", "pieces")
+
+    def __init__(self, texts: tuple[ast.Localized, ...], lang: str) -> None:
+        # Values are shown the way the text's own language writes them: an English fallback
+        # in a Japanese report reads "2019-04-01", not "2019年4月1日" inside an English
+        # sentence.
+        self.lang, template = localized(texts, lang)
+        self.pieces: tuple[str | tuple[str, ast.Path], ...] = tuple(
+            piece if isinstance(piece, str) else (piece.name, ast.Path(*_split_name(piece.name)))
+            for piece in semantics.template_pieces(template)
+        )
+
+
+def _split_name(name: str) -> tuple[str, tuple[str, ...]]:
+    root, *fields = name.split(".")
+    return root, tuple(fields)
+
+
+class _RulePlan:
+    """What every finding of one rule shares, made once per rule: kind, principle, source,
+    the evidence paths, the lets whose records are related, the texts per language."""
+
+    def __init__(self, fired_rule: RuleInfo, evaluator: Evaluator) -> None:
+        rule = fired_rule.rule
+        self.info = fired_rule
+        self.evaluator = evaluator
+        self.rule = rule
+        self.kind = FindingKind(fired_rule.kind)
+        self.principle = PrincipleId(fired_rule.principle)
+        self.evidence = (
+            [(path.dotted, path) for path in evidence_paths(rule.when)]
+            if rule.when is not None
+            else []
+        )
+        self.related = tuple(
+            let.name
+            for let in rule.lets
+            if isinstance(let.value, ast.Query) and let.value.kind != "count"
+        )
+        # filled in as languages and placeholders are first met (a dict's assignment is
+        # atomic: threads that race make the same entry)
+        self.texts: dict[str, tuple[_Template, _Template]] = {}
+        self.types: dict[str, Type | None] = {}
+
+    def templates(self, lang: str) -> tuple[_Template, _Template]:
+        texts = self.texts.get(lang)
+        if texts is None:
+            texts = (_Template(self.rule.messages, lang), _Template(self.rule.remedies, lang))
+            if len(self.texts) < _LANGS_PER_RULE:
+                self.texts[lang] = texts
+        return texts
+
+    def type_of(self, name: str, path: ast.Path) -> Type | None:
+        if name in self.types:
+            return self.types[name]
+        found = self.types[name] = self.evaluator.type_of(path, self.rule)
+        return found
+
+    def fill(self, template: _Template, env: Env) -> str:
+        out: list[str] = []
+        evaluator = self.evaluator
+        for piece in template.pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            name, path = piece
+            try:
+                value = evaluator.eval(path, env)
+                value_type = self.type_of(name, path)
+            except LookupError:  # a name not in scope (UnknownName): left as written
+                out.append("{" + name + "}")
+                continue
+            out.append(semantics.format_value(value, value_type, template.lang))
+        return "".join(out)
+
+    def finding(self, severity: str, env: Env, lang: str) -> Finding:
+        evaluator = self.evaluator
+        evidence: dict[str, Any] = {}
+        for dotted, path in self.evidence:  # in the order of their names
             try:
                 value = evaluator.eval(path, env)
             except UnknownName:
                 continue
-            evidence[path.dotted] = semantics.to_json_value(value)
+            evidence[dotted] = semantics.to_json_value(value)
+        message, remedy = self.templates(lang)
+        shown = _without_vars(env)
+        # The model's fields are made here with their own types: no validation to repeat.
+        return Finding.model_construct(
+            kind=self.kind,
+            principle=self.principle,
+            rule=self.info.id,
+            severity=_SEVERITIES[severity] if severity in _SEVERITIES else Severity(severity),
+            message=self.fill(message, shown),
+            remedy=self.fill(remedy, shown),
+            evidence=evidence,
+            related=_related(self.related, env),
+            source=self.info.source,
+        )
 
-    return Finding(
-        kind=FindingKind(fired_rule.kind),
-        principle=PrincipleId(fired_rule.principle),
-        rule=fired_rule.id,
-        severity=Severity(severity),
-        message=_fill(rule.messages, lang, lookup),
-        remedy=_fill(rule.remedies, lang, lookup),
-        evidence=dict(sorted(evidence.items())),
-        related=_related(rule, env),
-        source=fired_rule.source,
-    )
+
+_SEVERITIES: Final = {s.value: s for s in Severity}
+_LANGS_PER_RULE: Final = 64
+_PLANS_KEPT: Final = 4096
+
+# (evaluator, rule) -> plan; the plan holds both, so neither id can be reused while it is kept
+_plans: dict[tuple[int, int], _RulePlan] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(fired_rule: RuleInfo, evaluator: Evaluator) -> _RulePlan:
+    key = (id(evaluator), id(fired_rule))
+    plan = _plans.get(key)
+    if plan is not None and plan.info is fired_rule and plan.evaluator is evaluator:
+        return plan
+    plan = _RulePlan(fired_rule, evaluator)
+    with _plans_lock:
+        if len(_plans) >= _PLANS_KEPT:
+            _plans.clear()
+        _plans[key] = plan
+    return plan
 
 
 def _without_vars(env: Env) -> Env:
@@ -105,16 +196,15 @@ def _without_vars(env: Env) -> Env:
     return Env(env.proposal, env.params, env.lets, memo=env.memo)
 
 
-def _related(rule: ast.Rule, env: Env) -> list[str]:
+def _related(names: tuple[str, ...], env: Env) -> list[str]:
     """Ids of the records the rule's latest/earliest lets bound and its sequences hold."""
     ids: dict[str, None] = {}
-    for let in rule.lets:
-        if not isinstance(let.value, ast.Query) or let.value.kind == "count":
-            continue
-        value = env.lets.get(let.name)
+    for name in names:
+        value = env.lets.get(name)
         records = value if isinstance(value, list) else [value]
-        for record in records:
-            record_id = semantics.field(record, "id")
-            if isinstance(record_id, str):
-                ids.setdefault(record_id, None)
+        found = [
+            record.get("id") if type(record) is dict else semantics.field(record, "id")
+            for record in records
+        ]
+        ids.update(dict.fromkeys(i for i in found if isinstance(i, str)))
     return list(ids)

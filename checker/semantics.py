@@ -68,6 +68,7 @@ __all__ = [
     "placeholders",
     "query_result",
     "record_order",
+    "template_pieces",
     "to_fact",
     "to_json_value",
     "truthy",
@@ -653,6 +654,11 @@ def _scanned(template: str) -> tuple[str | Placeholder, ...]:
     return tuple(_scan(template))
 
 
+def template_pieces(template: str) -> tuple[str | Placeholder, ...]:
+    """The literal pieces and placeholders of a message, in order (scanned once per text)."""
+    return _scanned(template) if len(template) <= _SCANNED_TEXT else tuple(_scan(template))
+
+
 def interpolate(template: str, lookup: Lookup, lang: str) -> str:
     """Fill `{name.field}` placeholders with values formatted for `lang`.
 
@@ -660,8 +666,7 @@ def interpolate(template: str, lookup: Lookup, lang: str) -> str:
     in scope, whose placeholder is then left as written. Text is never handed to str.format.
     """
     out: list[str] = []
-    pieces = _scanned(template) if len(template) <= _SCANNED_TEXT else _scan(template)
-    for piece in pieces:
+    for piece in template_pieces(template):
         if isinstance(piece, str):
             out.append(piece)
             continue
