@@ -297,15 +297,13 @@ class Pack:
             else _InForce(self._settings(params, doc.jurisdiction))
         )
         findings, engine = self._run(doc, hist, in_force.values, language)
-        # Every field is made here with its model's type (findings, pack and engine are models
-        # already): constructed, not validated again.
-        return Report.model_construct(
+        return Report(
             proposal=doc.id,
             findings=findings,
             pack=self.info,
             lang=language,
             engine=engine,
-            params=dict(in_force.display),
+            params=in_force.display,
         )
 
     def check_many(

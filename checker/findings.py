@@ -154,8 +154,7 @@ class _RulePlan:
             evidence[dotted] = semantics.to_json_value(value)
         message, remedy = self.templates(lang)
         shown = _without_vars(env)
-        # The model's fields are made here with their own types: no validation to repeat.
-        return Finding.model_construct(
+        return Finding(
             kind=self.kind,
             principle=self.principle,
             rule=self.info.id,

@@ -98,12 +98,28 @@ PolicyChangeLike = BaseModel | Mapping[str, Any]
 def to_fact(doc: PolicyChangeLike) -> dict[str, Any]:
     """A policy-change document (or one already made a fact) as a plain, exact dict."""
     if isinstance(doc, BaseModel):
-        data = {name: getattr(doc, name) for name in type(doc).model_fields}
-        return {key: _plain(value) for key, value in data.items()}
+        return _model_fact(doc)
     return {str(key): _plain(value) for key, value in doc.items()}
 
 
 _PLAIN_EXACT: Final = frozenset({type(None), bool, str, int, dt.date})
+
+# A model class's field names, in their order: asked of the class once.
+_MODEL_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _model_fact(model: BaseModel) -> dict[str, Any]:
+    kind = type(model)
+    names = _MODEL_FIELDS.get(kind)
+    if names is None:
+        names = _MODEL_FIELDS[kind] = tuple(kind.model_fields)
+    # A field's value is the instance's own attribute: read from its dict, one lookup each.
+    data = model.__dict__
+    out: dict[str, Any] = {}
+    for name in names:
+        value = data[name] if name in data else getattr(model, name)
+        out[name] = value if type(value) in _PLAIN_EXACT else _plain(value)
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -113,7 +129,7 @@ def _plain(value: Any) -> Any:
     if kind in _PLAIN_EXACT:
         return value
     if kind is list:
-        return [_plain(v) for v in value]
+        return [v if type(v) in _PLAIN_EXACT else _plain(v) for v in value]
     if value is None or isinstance(value, bool | str | int):
         # An enum member is a str (StrEnum) here: keep its text, not the member.
         if isinstance(value, enum.Enum):
@@ -130,7 +146,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, BaseModel):
-        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+        return _model_fact(value)
     if isinstance(value, Mapping):
         return {_plain_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
