@@ -128,6 +128,17 @@ class _Order:
     width: int
     records: list[Fact] = field(default_factory=list)  # the records of `rids`, in order
     _changes: list[int] | None = None
+    _ids: tuple[list[str] | None] | None = None
+
+    def ids(self) -> list[str] | None:
+        """The `id` of every record, in order, when they are distinct texts (as a history's
+        are; else None): over a run `lower..upper` the ids of a sequence are then a slice (a
+        finding's `related`), not a walk over its records."""
+        if self._ids is None:
+            ids = [semantics.field(record, "id") for record in self.records]
+            distinct = all(isinstance(i, str) for i in ids) and len(set(ids)) == len(ids)
+            self._ids = (ids if distinct else None,)
+        return self._ids[0]
 
     def changes(self) -> list[int]:
         """Prefix counts of direction changes along the order: `changes[i]` is how often

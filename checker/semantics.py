@@ -106,6 +106,8 @@ _PLAIN_EXACT: Final = frozenset({type(None), bool, str, int, dt.date})
 
 # A model class's field names, in their order: asked of the class once.
 _MODEL_FIELDS: dict[type, tuple[str, ...]] = {}
+# Enum classes whose members are bools, texts or numbers: a member stands for its value.
+_VALUE_ENUMS: set[type] = set()
 
 
 def _model_fact(model: BaseModel) -> dict[str, Any]:
@@ -130,10 +132,15 @@ def _plain(value: Any) -> Any:
         return value
     if kind is list:
         return [v if type(v) in _PLAIN_EXACT else _plain(v) for v in value]
+    if kind in _MODEL_FIELDS:
+        return _model_fact(value)
+    if kind in _VALUE_ENUMS:
+        return value._value_
     if value is None or isinstance(value, bool | str | int):
         # An enum member is a str (StrEnum) here: keep its text, not the member.
         if isinstance(value, enum.Enum):
-            return value.value
+            _VALUE_ENUMS.add(kind)
+            return value._value_
         return value
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
