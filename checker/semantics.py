@@ -120,7 +120,13 @@ def _model_fact(model: BaseModel) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in names:
         value = data[name] if name in data else getattr(model, name)
-        out[name] = value if type(value) in _PLAIN_EXACT else _plain(value)
+        kind = type(value)
+        if kind in _PLAIN_EXACT:
+            out[name] = value
+        elif kind in _VALUE_ENUMS:
+            out[name] = value._value_
+        else:
+            out[name] = _plain(value)
     return out
 
 
