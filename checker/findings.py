@@ -70,7 +70,7 @@ class _Template:
     each placeholder with the path it reads (the type of the value is found once, when first
     shown)."""
 
-    __slots__ = ("lang", "pieces")
+    __slots__ = ("constant", "lang", "pieces")
 
     def __init__(self, texts: tuple[ast.Localized, ...], lang: str) -> None:
         # Values are shown the way the text's own language writes them: an English fallback
@@ -80,6 +80,12 @@ class _Template:
         self.pieces: tuple[str | tuple[str, ast.Path], ...] = tuple(
             piece if isinstance(piece, str) else (piece.name, ast.Path(*_split_name(piece.name)))
             for piece in semantics.template_pieces(template)
+        )
+        # a text without placeholders is the same for every finding
+        self.constant: str | None = (
+            "".join(p for p in self.pieces if isinstance(p, str))
+            if all(isinstance(p, str) for p in self.pieces)
+            else None
         )
 
 
@@ -129,6 +135,8 @@ class _RulePlan:
         return found
 
     def fill(self, template: _Template, env: Env) -> str:
+        if template.constant is not None:
+            return template.constant
         out: list[str] = []
         evaluator = self.evaluator
         for piece in template.pieces:
@@ -155,7 +163,7 @@ class _RulePlan:
                 continue
             evidence[dotted] = semantics.to_json_value(value)
         message, remedy = self.templates(lang)
-        shown = _without_vars(env)
+        shown = _without_vars(env) if message.constant is None or remedy.constant is None else env
         return Finding(
             kind=self.kind,
             principle=self.principle,

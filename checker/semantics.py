@@ -711,9 +711,14 @@ def interpolate(template: str, lookup: Lookup, lang: str) -> str:
 # --- JSON -----------------------------------------------------------------------------------
 
 
+_JSON_EXACT: Final = frozenset({type(None), bool, str, int})
+
+
 def to_json_value(value: Any) -> Any:
     """A runtime value as JSON data: whole decimals as ints, other decimals as floats, dates as
     ISO text, scopes and lists as lists, maps with their keys as text."""
+    if type(value) in _JSON_EXACT:
+        return value
     if value is None or isinstance(value, bool | str | int):
         if isinstance(value, enum.Enum):
             return value.value
