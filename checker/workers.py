@@ -432,16 +432,23 @@ class WorkerPool:
         `{"name": "durable-rules"}` or `{"name": "reference", "reason": ...}`."""
         if self._closed:
             raise RuntimeError("the worker pool is closed")
-        proposal = dict(proposal_fact)
-        limit = self.timeout if timeout is None else timeout
         if self.size <= 0:
+            # in this process: the engine copies the proposal itself
             try:
-                fired = self._local.check(proposal, history_key, history_records_provider, params)
+                fired = self._local.check(
+                    proposal_fact, history_key, history_records_provider, params
+                )
                 return fired, {"name": "durable-rules"}
             except _Refused as refused:
                 return self._reference(
-                    proposal, history_key, history_records_provider, params, str(refused)
+                    dict(proposal_fact),
+                    history_key,
+                    history_records_provider,
+                    params,
+                    str(refused),
                 )
+        proposal = dict(proposal_fact)
+        limit = self.timeout if timeout is None else timeout
         worker = self._acquire()
         try:
             answer = self._ask_check(
@@ -685,6 +692,8 @@ class _Local:
     """The engine in this process: no protection from crashes, the same answers."""
 
     def __init__(self, pack: CheckedPack, engine: Engine | None = None) -> None:
+        from checker.engine import EngineError
+
         if engine is None:
             from checker.compiler import compile_pack
             from checker.engine import Engine
@@ -692,25 +701,25 @@ class _Local:
             engine = Engine(pack, compile_pack(pack))
         self.engine = engine
         self.lock = threading.Lock()
+        self._error = EngineError  # imported once, not on every check
 
     def check(
         self,
-        proposal: Fact,
+        proposal: Mapping[str, Any],
         key: str | None,
         provider: HistoryProvider | None,
         params: Mapping[str, Decimal],
     ) -> list[Fired]:
-        from checker.engine import EngineError
-
+        EngineError = self._error  # the class, under its own name
         with self.lock:
             try:
                 if key is not None:
                     held = self.engine.held(key)
-                    new = list(provider(held or 0)) if provider is not None else []
+                    new = provider(held or 0) if provider is not None else ()
                     if held is None:
-                        self.engine.set_history(key, new)
+                        self.engine.set_history(key, list(new))
                     elif new:
-                        self.engine.add_history(key, new)
+                        self.engine.add_history(key, list(new))
                 return self.engine.check(proposal, key, params)
             except EngineError as err:
                 if key is not None:
