@@ -211,10 +211,10 @@ class Pack:
         self.info = PackInfo(
             name=checked.manifest.name, version=checked.manifest.version, hash=checked.hash
         )
-        from checker.findings import make_finding
+        from checker.findings import CompiledEvaluator, make_finding
         from checker.semantics import to_fact
 
-        self.evaluator = Evaluator(checked)
+        self.evaluator: Evaluator = CompiledEvaluator(checked)
         self._runner = runner
         # imported once: an import statement costs about a microsecond on every check
         self._make_finding = make_finding

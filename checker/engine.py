@@ -50,6 +50,7 @@ from checker.compiler import (
     join_term_keys,
     whole,
 )
+from checker.findings import CompiledEvaluator
 from checker.lang import ast
 from checker.lang.checked import CheckedPack
 from checker.reference import CheckMemo, Env, Evaluator, Fired
@@ -71,32 +72,49 @@ RECYCLE_FRAMES: Final = 100_000
 # One encoder for every fact: json.dumps with options builds a new one per call.
 _ENCODE: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
-# `"key": value` as _ENCODE writes it, by (key, type, value): a check's facts repeat the same
-# few keys and values (enums, flags, parameters), and joining the known pieces costs a third
-# of encoding them again. Bounded: cleared when full.
-_PIECES: dict[tuple[str, type, Any], str] = {}
+# `"key": ` and the values other than texts as _ENCODE writes them: a check's facts repeat the
+# same few keys and values (enums, flags, parameters), and joining the known pieces costs a
+# third of encoding them again. Texts are written by the encoder's own function. Bounded:
+# cleared when full.
+_KEYS: dict[str, str] = {}
+_VALUES: dict[tuple[type, Any], str] = {}
 _PIECES_KEPT: Final = 8192
-_UNIQUE_KEYS: Final = frozenset({"id"})  # a fresh value every check: never kept
+_TEXT: Final = json.encoder.encode_basestring  # what _ENCODE writes a text with
 
 
 def _encode_fact(fact: Mapping[str, Any]) -> str:
     """`_ENCODE(fact)` byte for byte, for a flat fact of scalar values."""
-    pieces = _PIECES
+    keys, values = _KEYS, _VALUES
     parts = []
     for key, value in fact.items():
-        entry = (key, type(value), value)
+        prefix = keys.get(key)
+        if prefix is None:
+            if type(key) is not str:
+                return _ENCODE(fact)
+            prefix = _TEXT(key) + ": "
+            if len(keys) >= _PIECES_KEPT:
+                keys.clear()
+            keys[key] = prefix
+        if type(value) is str:
+            parts.append(prefix + _TEXT(value))
+            continue
+        entry = (type(value), value)
         try:
-            piece = pieces.get(entry)
+            text = values.get(entry)
         except TypeError:  # an unhashable value: not a flat fact
             return _ENCODE(fact)
-        if piece is None:
-            piece = _ENCODE({key: value})[1:-1]
-            if key not in _UNIQUE_KEYS:
-                if len(pieces) >= _PIECES_KEPT:
-                    pieces.clear()
-                pieces[entry] = piece
-        parts.append(piece)
+        if text is None:
+            if type(value) not in _SCALARS:
+                return _ENCODE(fact)
+            text = _ENCODE(value)
+            if len(values) >= _PIECES_KEPT:
+                values.clear()
+            values[entry] = text
+        parts.append(prefix + text)
     return "{" + ", ".join(parts) + "}"
+
+
+_SCALARS: Final = frozenset({type(None), bool, int})
 
 
 class EngineError(Exception):
@@ -417,37 +435,17 @@ class _SpanMemo(CheckMemo):
     spans: dict[int, tuple[list[Fact], _Order, int, int]] = field(default_factory=dict)
 
 
-class _SpanEvaluator(Evaluator):
-    """The reference evaluator, but `direction_changes` over a sequence that is a run of an
-    ordered join (`_SpanMemo.spans`) is answered from the order's prefix counts in O(1)
-    instead of a walk over the run; any other argument takes the general path. The count is
-    the same by construction: the pairs inside the run, from the prefix counts, plus the pair
-    (last record, the second argument), judged by `semantics.direction_changes` itself."""
+class _SpanEvaluator(CompiledEvaluator):
+    """The reference evaluator (compiled to closures), but `direction_changes` over a
+    sequence that is a run of an ordered join (`_SpanMemo.spans`) is answered from the
+    order's prefix counts in O(1) instead of a walk over the run; any other argument takes
+    the general path. The count is the same by construction: the pairs inside the run, from
+    the prefix counts, plus the pair (last record, the second argument), judged by
+    `semantics.direction_changes` itself."""
 
     def __init__(self, pack: CheckedPack) -> None:
         super().__init__(pack)
         self._dispatch[ast.Call] = self._call
-
-    def _path(self, expr: ast.Path, env: Env) -> Any:
-        # `lookup` and `semantics.path_value` inlined for the plain dicts of facts: the same
-        # value, without a call per name and field
-        root = expr.root
-        if root in env.vars:
-            value = env.vars[root]
-        elif root in env.lets:
-            value = env.lets[root]
-        elif root == "proposal":
-            value = env.proposal
-        else:
-            value = self.lookup(root, env)
-        for name in expr.fields:
-            if type(value) is dict and name != "scope":
-                value = value.get(name)
-            else:
-                value = semantics.field(value, name)
-            if value is None:
-                return None
-        return value
 
     def _call(self, expr: ast.Call, env: Env) -> Any:
         args = [self.eval(a, env) for a in expr.args]

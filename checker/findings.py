@@ -11,15 +11,134 @@ from __future__ import annotations
 import itertools
 import operator
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from checker import semantics
 from checker.documents import Finding, FindingKind, PrincipleId, Severity
 from checker.lang import ast
-from checker.lang.checked import CheckedPack, RuleInfo, Type
+from checker.lang.checked import CheckedPack, RuleInfo, Type, param_value
 from checker.reference import Env, Evaluator, UnknownName, children
 
-__all__ = ["evidence_paths", "localized", "make_finding"]
+__all__ = ["CompiledEvaluator", "evidence_paths", "localized", "make_finding"]
+
+_Fn = Callable[[Env], Any]
+_CONSTANTS: Final = (ast.Text, ast.DateLit, ast.Bool)
+_COMPILED_KEPT: Final = 65536
+
+
+class CompiledEvaluator(Evaluator):
+    """The reference evaluator, each expression made once into a closure over its operands'
+    closures: the same semantics functions called on the same values in the same order (and
+    so the same short cuts and the same errors), without a dispatch on the node's type and a
+    method call per node. Nodes it has no closure for (quantifiers, calls, queries, ...) go
+    through the evaluator's own dispatch, whose operands come back here."""
+
+    def __init__(self, pack: CheckedPack) -> None:
+        super().__init__(pack)
+        # id(node) -> (node, closure): the node is kept, so its id cannot be reused
+        self._compiled: dict[int, tuple[ast.Expr, _Fn]] = {}
+
+    def eval(self, expr: ast.Expr, env: Env) -> Any:
+        entry = self._compiled.get(id(expr))
+        if entry is None or entry[0] is not expr:
+            return self._fn(expr)(env)
+        return entry[1](env)
+
+    def _fn(self, expr: ast.Expr) -> _Fn:
+        entry = self._compiled.get(id(expr))
+        if entry is not None and entry[0] is expr:
+            return entry[1]
+        fn = self._make(expr)
+        if len(self._compiled) >= _COMPILED_KEPT:
+            self._compiled.clear()
+        self._compiled[id(expr)] = (expr, fn)
+        return fn
+
+    def _make(self, expr: ast.Expr) -> _Fn:
+        truthy = semantics.truthy
+        if isinstance(expr, ast.Path) and type(expr) is ast.Path:
+            return self._path_fn(expr.root, expr.fields)
+        if isinstance(expr, ast.Text | ast.DateLit | ast.Bool) and type(expr) in _CONSTANTS:
+            constant = expr.value
+            return lambda env: constant
+        if type(expr) is ast.Null:
+            return lambda env: None
+        if isinstance(expr, ast.Number) and type(expr) is ast.Number and expr.unit != "%":
+            number = param_value(expr)  # the literal's own value (a % divides: kept per call)
+            return lambda env: number
+        if isinstance(expr, ast.Compare) and type(expr) is ast.Compare:
+            op, left, right = expr.op, self._fn(expr.left), self._fn(expr.right)
+            compare = semantics.compare
+            return lambda env: compare(op, left(env), right(env))
+        if isinstance(expr, ast.Arith) and type(expr) is ast.Arith:
+            op, left, right = expr.op, self._fn(expr.left), self._fn(expr.right)
+            arith = semantics.arith
+            return lambda env: arith(op, left(env), right(env))
+        if isinstance(expr, ast.IsNull) and type(expr) is ast.IsNull:
+            operand, negated = self._fn(expr.operand), expr.negated
+            return lambda env: (operand(env) is None) != negated
+        if isinstance(expr, ast.IsEmpty) and type(expr) is ast.IsEmpty:
+            operand, negated = self._fn(expr.operand), expr.negated
+            is_empty = semantics.is_empty
+            return lambda env: is_empty(operand(env)) != negated
+        if isinstance(expr, ast.Member) and type(expr) is ast.Member:
+            item, container, negated = self._fn(expr.item), self._fn(expr.container), expr.negated
+            member = semantics.member
+            return lambda env: member(item(env), container(env), negated)
+        if isinstance(expr, ast.Not) and type(expr) is ast.Not:
+            operand = self._fn(expr.operand)
+            return lambda env: not truthy(operand(env))
+        if isinstance(expr, ast.And) and type(expr) is ast.And:
+            operands = tuple(self._fn(op) for op in expr.operands)
+
+            def all_of(env: Env) -> bool:
+                for operand in operands:  # noqa: SIM110 (a loop: no generator per call)
+                    if not truthy(operand(env)):
+                        return False
+                return True
+
+            return all_of
+        if isinstance(expr, ast.Or) and type(expr) is ast.Or:
+            operands = tuple(self._fn(op) for op in expr.operands)
+
+            def any_of(env: Env) -> bool:
+                for operand in operands:  # noqa: SIM110 (a loop: no generator per call)
+                    if truthy(operand(env)):
+                        return True
+                return False
+
+            return any_of
+        dispatch = self._dispatch
+
+        def general(env: Env) -> Any:
+            return dispatch[type(expr)](expr, env)
+
+        return general
+
+    def _path_fn(self, root: str, fields: tuple[str, ...]) -> _Fn:
+        # `_path`: `lookup` and `semantics.path_value` inlined, fast for plain-dict facts
+        lookup, field = self.lookup, semantics.field
+
+        def path(env: Env) -> Any:
+            if root in env.vars:
+                value = env.vars[root]
+            elif root in env.lets:
+                value = env.lets[root]
+            elif root == "proposal":
+                value = env.proposal
+            else:
+                value = lookup(root, env)
+            for name in fields:
+                if type(value) is dict and name != "scope":
+                    value = value.get(name)
+                else:
+                    value = field(value, name)
+                if value is None:
+                    return None
+            return value
+
+        return path
 
 
 def localized(texts: tuple[ast.Localized, ...], lang: str) -> tuple[str, str]:
