@@ -22,6 +22,7 @@ import copy
 import datetime as dt
 import functools
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -115,6 +116,7 @@ def _encode_fact(fact: Mapping[str, Any]) -> str:
 
 
 _SCALARS: Final = frozenset({type(None), bool, int})
+_RID: Final = re.compile(r'"_rid": (-?[0-9]+)[,}]')
 
 
 class EngineError(Exception):
@@ -555,6 +557,9 @@ class Engine:
             for rs in plan.join_rulesets
             if any(not plan.joins[i].ordered for i in self._joins_of.get(rs.name, []))
         }
+        # `_rid` is read from the frames' text unless a proposal fact could carry the key
+        fact_keys = [rs.fact.keys() for rs in plan.rulesets]  # FactSpec.keys, not a dict's
+        self._rids_in_text = not any("_rid" in keys for keys in fact_keys)
         self._phase2_sid = "0"
         self._phase2_taken = frozenset({fnv1a32(f"sid-{self._phase2_sid}")})
         self._closed = False
@@ -565,6 +570,8 @@ class Engine:
     def _build(self) -> None:
         definitions: dict[str, dict[str, Any]] = {}
         self._dispatch: dict[str, dict[str, Callable[[Any], None]]] = {}
+        # the lists the join and first actions collect record numbers into, by rule name
+        self._buckets: dict[str, dict[str, list[int]]] = {}
         for ruleset in self.plan.rulesets:
             rules: dict[str, Any] = {}
             for name, definition in ruleset.rules.items():
@@ -588,6 +595,7 @@ class Engine:
             return _probe_action
         if what[0] in ("join", "first"):
             bucket = (self._candidates if what[0] == "join" else self._firsts)[int(what[1])]
+            self._buckets.setdefault(ruleset.name, {})[name] = bucket
 
             def collect(frames: Any) -> None:
                 for frame in frames if isinstance(frames, list) else [frames]:
@@ -632,6 +640,7 @@ class Engine:
         if not started:
             return
         actions = self._dispatch[ruleset]
+        buckets = self._buckets.get(ruleset) if self._rids_in_text else None
         messages: str | None = started[1]
         while messages:
             # `{"<rule name>":<frames>}`: rule names are plain identifiers
@@ -640,7 +649,15 @@ class Engine:
             try:
                 if action is None:
                     raise EngineError(f"no action for {name!r} in {ruleset}")
-                if action.__name__ == "collect":
+                bucket = buckets.get(name) if buckets is not None else None
+                # what `collect` takes from the parsed frames, read from the text: only
+                # history records carry `_rid`, written `"_rid": <n>` by _ENCODE (a text
+                # value holding those characters has its quotes escaped); parsed when not
+                # found so
+                found = _RID.findall(messages) if bucket is not None else None
+                if bucket is not None and found:
+                    bucket.extend(map(int, found))
+                elif action.__name__ == "collect":
                     action(next(iter(json.loads(messages).values())))
                 else:
                     action(None)
