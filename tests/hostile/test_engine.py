@@ -280,3 +280,71 @@ def test_the_fault_hook_needs_its_switch() -> None:
     with load_pack(ROOT / "rules", workers=1, timeout=2) as pack:
         report = pack.check(_faulty("hang"))
     assert report.engine.name == "durable-rules"
+
+
+# --- record numbers read from durable's answers -----------------------------------------------
+
+# The engine reads the numbers of the records a join matched from durable's answer text
+# (`"_rid": n`). Text from documents that looks like that must not add or hide a record.
+RID_LOOKALIKES = [
+    '"_rid": 0,',
+    '", "_rid": 1}',
+    '\\", \\"_rid\\": 2}',
+    '{"_rid": 3}',
+    "_rid",
+    '"_rid": -4,"',
+]
+
+RID_PACK = """principle normative_coherence {
+  title en "t"
+  rule tagged_before {
+    kind note
+    let prior = latest h in history
+                where h.scope == proposal.scope and h.extensions.tag == proposal.extensions.tag
+                  and h.effective_on < proposal.effective_on
+    let tagged = count h in history where h.scope == proposal.scope and h.extensions.tag is not null
+    when prior is not null or tagged > 2
+    severity low
+    message en "{prior.id} {tagged}"
+    remedy en "r"
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("pack_text", [None, RID_PACK], ids=["default pack", "extension pack"])
+def test_text_like_a_record_number_neither_adds_nor_hides_records(
+    pack_text: str | None, tmp_path: Path
+) -> None:
+    if pack_text is None:
+        pack, engine, evaluator = default_pack()
+        owned = False
+    else:
+        pack = pack_from_text(pack_text, tmp_path / "pack")
+        engine, evaluator, owned = Engine(pack, compile_pack(pack)), Evaluator(pack), True
+    rng = random.Random(7)
+    records = []
+    for n in range(60):
+        record = scoped(rng, f"R{n}{RID_LOOKALIKES[n % len(RID_LOOKALIKES)]}", 2)
+        # the scope's words enter durable's facts as written: the place for lookalikes
+        record["target"] += RID_LOOKALIKES[n % 4]
+        record["title"] = RID_LOOKALIKES[(n + 1) % len(RID_LOOKALIKES)]
+        record["extensions"] = {
+            "tag": RID_LOOKALIKES[n % 3],
+            "_rid": n,
+            "note": {"_rid": RID_LOOKALIKES[n % len(RID_LOOKALIKES)]},
+        }
+        records.append(record)
+    index = HistoryIndex(records)
+    engine.set_history("rid", records)
+    try:
+        for n, lookalike in enumerate(RID_LOOKALIKES):
+            proposal = {**records[rng.randrange(len(records))], "id": f"P{lookalike}"}
+            proposal["status"] = "proposed"
+            proposal["extensions"] = {"tag": RID_LOOKALIKES[n % 3], "_rid": -1}
+            params = evaluator.params(None, proposal["jurisdiction"])
+            assert_same(engine, evaluator, proposal, "rid", index, params)
+    finally:
+        engine.drop_history("rid")
+        if owned:
+            engine.close()
