@@ -511,9 +511,13 @@ class Engine:
                 for key in reads:
                     if key in self._derived:
                         self._flag_users.setdefault(key, []).append(found)
-        # the flags a check computes after its queries, with the found-slots of their users
+        # the flags a check computes after its queries, with the found-slots of their users,
+        # and whether a user needs none (the flag is computed whatever the queries found)
         self._check_flags = [
-            (d, self._flag_users.get(d.key, [])) for d in plan.derived if d.phase != "history"
+            (d, users, any(not found for found in users))
+            for d in plan.derived
+            if d.phase != "history"
+            for users in [self._flag_users.get(d.key, [])]
         ]
         # per rule: (level, the name of its severity rule, None when unconditional), in order
         self._severities: dict[str, list[tuple[str, str | None]]] = {}
@@ -965,10 +969,12 @@ class Engine:
                 envs[rule_id] = self._bind_lets(self._rules_by_id[rule_id], base, results)
             return envs[rule_id]
 
-        for derived, users in self._check_flags:
+        for derived, users, always in self._check_flags:
             if derived.key in flags:
                 continue
-            if not any(all(results[s] is not None for s in found) for found in users):
+            if not always and not any(
+                all(results[s] is not None for s in found) for found in users
+            ):
                 flags[derived.key] = 0  # no rule reading it can fire
                 continue
             if derived.phase == "rule":
