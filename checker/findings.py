@@ -9,7 +9,6 @@ history records its queries bound; `source` where the rule is written.
 from __future__ import annotations
 
 import itertools
-import operator
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -341,10 +340,10 @@ def _related(names: tuple[str, ...], env: Env) -> list[str]:
                 parts.append(ids[lower : upper + 1])
                 distinct = True
                 continue
-        records = value if isinstance(value, list) else [value]
+        records: list[Any] = value if isinstance(value, list) else [value]
         if _types(records) == _DICT:
-            # facts, as the engine and the evaluator bind them: ids taken at C speed
-            found = list(map(_GET_ID, records))
+            # facts, as the engine and the evaluator bind them: ids read directly
+            found: list[Any] = [record.get("id") for record in records]
         else:
             found = [semantics.field(record, "id") for record in records]
         if not _types(found) <= _STR:
@@ -362,6 +361,5 @@ def _types(values: list[Any]) -> set[type]:
     return set(map(type, values))
 
 
-_GET_ID: Final = operator.methodcaller("get", "id")
 _DICT: Final = {dict}
 _STR: Final = {str}
