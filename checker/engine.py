@@ -450,7 +450,7 @@ class _SpanEvaluator(CompiledEvaluator):
         self._dispatch[ast.Call] = self._call
 
     def _call(self, expr: ast.Call, env: Env) -> Any:
-        args = [self.eval(a, env) for a in expr.args]
+        args = [self.evaluate(a, env) for a in expr.args]
         if expr.name == "direction_changes" and isinstance(env.memo, _SpanMemo):
             span = env.memo.spans.get(id(args[0]))
             if span is not None and span[0] is args[0] and span[0]:
@@ -804,7 +804,7 @@ class Engine:
             for key in spec.derived:
                 derived = self._derived[key]
                 assert derived.var is not None
-                value = self.evaluator.eval(derived.expr, env.bind(derived.var, record))
+                value = self.evaluator.evaluate(derived.expr, env.bind(derived.var, record))
                 fact[key] = 1 if semantics.truthy(value) else 0
         return fact
 
@@ -827,7 +827,7 @@ class Engine:
 
     def _passes(self, join: Any, record: Fact) -> bool:
         env = Env({}, {}, vars={join.var: record})
-        return all(semantics.truthy(self.evaluator.eval(t, env)) for t in join.record_tests)
+        return all(semantics.truthy(self.evaluator.evaluate(t, env)) for t in join.record_tests)
 
     def _order(self, history: _History, join: Any, value: tuple[str, ...]) -> _Order:
         key = (join.index, value)
@@ -958,7 +958,7 @@ class Engine:
         base = Env(proposal, params, memo=memo)
         flags: dict[str, int] = {}
         for key in self._probe_flags:
-            held = semantics.truthy(self.evaluator.eval(self._derived[key].expr, base))
+            held = semantics.truthy(self.evaluator.evaluate(self._derived[key].expr, base))
             flags[key] = 1 if held else 0
 
         results = self._queries(proposal, history_key, params, engine_params, flags, memo)
@@ -982,7 +982,7 @@ class Engine:
                 env = env_of(derived.rule)
             else:
                 env = base
-            held = env is not None and semantics.truthy(self.evaluator.eval(derived.expr, env))
+            held = env is not None and semantics.truthy(self.evaluator.evaluate(derived.expr, env))
             flags[derived.key] = 1 if held else 0
 
         fired = self._rules(proposal, engine_params, results, flags)
@@ -1012,7 +1012,7 @@ class Engine:
                 if value is None and let.value.kind in ("latest", "earliest"):
                     return None
             else:
-                value = self.evaluator.eval(let.value, bound)
+                value = self.evaluator.evaluate(let.value, bound)
             bound.lets[let.name] = value
         return bound
 
@@ -1139,7 +1139,7 @@ class Engine:
         """The partition the proposal's pins choose, or None when they cannot all hold."""
         wanted: dict[str, str] = {}
         for name, expr in ruleset.pins:
-            value = self.evaluator.eval(expr, base)
+            value = self.evaluator.evaluate(expr, base)
             if name == "scope":
                 if not (isinstance(value, tuple) and len(value) == 3):
                     return None
@@ -1158,7 +1158,7 @@ class Engine:
         kept = []
         for record in records:
             env = base.bind(join.var, record)
-            if all(semantics.truthy(self.evaluator.eval(c, env)) for c in join.residue):
+            if all(semantics.truthy(self.evaluator.evaluate(c, env)) for c in join.residue):
                 kept.append(record)
         return kept
 

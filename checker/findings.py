@@ -38,7 +38,7 @@ class CompiledEvaluator(Evaluator):
         # id(node) -> (node, closure): the node is kept, so its id cannot be reused
         self._compiled: dict[int, tuple[ast.Expr, _Fn]] = {}
 
-    def eval(self, expr: ast.Expr, env: Env) -> Any:
+    def evaluate(self, expr: ast.Expr, env: Env) -> Any:
         entry = self._compiled.get(id(expr))
         if entry is None or entry[0] is not expr:
             return self._fn(expr)(env)
@@ -263,7 +263,7 @@ class _RulePlan:
                 continue
             name, path = piece
             try:
-                value = evaluator.eval(path, env)
+                value = evaluator.evaluate(path, env)
                 value_type = self.type_of(name, path)
             except LookupError:  # a name not in scope (UnknownName): left as written
                 out.append("{" + name + "}")
@@ -276,7 +276,7 @@ class _RulePlan:
         evidence: dict[str, Any] = {}
         for dotted, path in self.evidence:  # in the order of their names
             try:
-                value = evaluator.eval(path, env)
+                value = evaluator.evaluate(path, env)
             except UnknownName:
                 continue
             evidence[dotted] = semantics.to_json_value(value)

@@ -424,23 +424,27 @@ class Evaluator:
             ast.Bool: lambda e, _: e.value,
             ast.Null: lambda e, _: None,
             ast.Path: self._path,
-            ast.Minus: lambda e, env: semantics.negate(self.eval(e.operand, env)),
+            ast.Minus: lambda e, env: semantics.negate(self.evaluate(e.operand, env)),
             ast.Arith: lambda e, env: semantics.arith(
-                e.op, self.eval(e.left, env), self.eval(e.right, env)
+                e.op, self.evaluate(e.left, env), self.evaluate(e.right, env)
             ),
             ast.Compare: lambda e, env: semantics.compare(
-                e.op, self.eval(e.left, env), self.eval(e.right, env)
+                e.op, self.evaluate(e.left, env), self.evaluate(e.right, env)
             ),
-            ast.IsNull: lambda e, env: (self.eval(e.operand, env) is None) != e.negated,
-            ast.IsEmpty: lambda e, env: semantics.is_empty(self.eval(e.operand, env)) != e.negated,
+            ast.IsNull: lambda e, env: (self.evaluate(e.operand, env) is None) != e.negated,
+            ast.IsEmpty: lambda e, env: (
+                semantics.is_empty(self.evaluate(e.operand, env)) != e.negated
+            ),
             ast.Member: lambda e, env: semantics.member(
-                self.eval(e.item, env), self.eval(e.container, env), e.negated
+                self.evaluate(e.item, env), self.evaluate(e.container, env), e.negated
             ),
             ast.And: self._and,
             ast.Or: self._or,
-            ast.Not: lambda e, env: not semantics.truthy(self.eval(e.operand, env)),
-            ast.ListExpr: lambda e, env: [self.eval(item, env) for item in e.items],
-            ast.Call: lambda e, env: semantics.call(e.name, [self.eval(a, env) for a in e.args]),
+            ast.Not: lambda e, env: not semantics.truthy(self.evaluate(e.operand, env)),
+            ast.ListExpr: lambda e, env: [self.evaluate(item, env) for item in e.items],
+            ast.Call: lambda e, env: semantics.call(
+                e.name, [self.evaluate(a, env) for a in e.args]
+            ),
             ast.Quantifier: self._quantifier,
         }
 
@@ -478,7 +482,7 @@ class Evaluator:
 
     # --- expressions
 
-    def eval(self, expr: ast.Expr, env: Env) -> Any:
+    def evaluate(self, expr: ast.Expr, env: Env) -> Any:
         """The value of an expression. Never raises on document data."""
         return self._dispatch[type(expr)](expr, env)
 
@@ -514,7 +518,7 @@ class Evaluator:
             return value
         memo[define.name] = _IN_PROGRESS
         try:
-            value = self.eval(define.expr, env.base())
+            value = self.evaluate(define.expr, env.base())
         except BaseException:
             del memo[define.name]
             raise
@@ -522,19 +526,19 @@ class Evaluator:
         return value
 
     def _and(self, expr: ast.And, env: Env) -> bool:
-        return all(semantics.truthy(self.eval(op, env)) for op in expr.operands)
+        return all(semantics.truthy(self.evaluate(op, env)) for op in expr.operands)
 
     def _or(self, expr: ast.Or, env: Env) -> bool:
-        return any(semantics.truthy(self.eval(op, env)) for op in expr.operands)
+        return any(semantics.truthy(self.evaluate(op, env)) for op in expr.operands)
 
     def _items(self, expr: ast.Quantifier, env: Env) -> list[Any]:
-        items = self.eval(expr.source, env)
+        items = self.evaluate(expr.source, env)
         # A list that is absent (an extension not given) has no items.
         return list(items) if isinstance(items, list) else []
 
     def _quantifier(self, expr: ast.Quantifier, env: Env) -> Any:
         held = (
-            semantics.truthy(self.eval(expr.condition, env.bind(expr.var, item)))
+            semantics.truthy(self.evaluate(expr.condition, env.bind(expr.var, item)))
             for item in self._items(expr, env)
         )
         if expr.kind == "any":
@@ -573,7 +577,7 @@ class Evaluator:
 
         def matches(record: Fact) -> bool:
             scope[query.var] = record
-            return all(semantics.truthy(self.eval(c, where)) for c in rest)
+            return all(semantics.truthy(self.evaluate(c, where)) for c in rest)
 
         if query.kind == "latest":
             return next((r for r in reversed(candidates) if matches(r)), None)
@@ -600,7 +604,7 @@ class Evaluator:
         """The scope values the query pins, or None when the pins cannot all hold."""
         pins: dict[str, Any] = {}
         for name, expr in plan.pins:
-            value = self.eval(expr, env)
+            value = self.evaluate(expr, env)
             if name == "scope":
                 if not (isinstance(value, tuple) and len(value) == 3):
                     return None
@@ -625,7 +629,7 @@ class Evaluator:
                 if value is None and let.value.kind in ("latest", "earliest"):
                     return None
             else:
-                value = self.eval(let.value, bound)
+                value = self.evaluate(let.value, bound)
             bound.lets[let.name] = value
         return bound
 
@@ -633,7 +637,7 @@ class Evaluator:
         """The first level whose condition holds, or the last level."""
         options = rule.severity.options if rule.severity is not None else (("medium", None),)
         for level, condition in options:
-            if condition is None or semantics.truthy(self.eval(condition, env)):
+            if condition is None or semantics.truthy(self.evaluate(condition, env)):
                 return level
         return options[-1][0]
 
@@ -652,7 +656,7 @@ class Evaluator:
             env = self.bind_lets(info.rule, Env(fact, params, memo=memo), index)
             if env is None or info.rule.when is None:
                 continue
-            if semantics.truthy(self.eval(info.rule.when, env)):
+            if semantics.truthy(self.evaluate(info.rule.when, env)):
                 fired.append(Fired(info, self.choose_severity(info.rule, env), env))
         return fired
 
@@ -679,7 +683,7 @@ class Evaluator:
                 if value is None and let.value.kind in ("latest", "earliest"):
                     missing = let.name
             else:
-                value = self.eval(let.value, env)
+                value = self.evaluate(let.value, env)
             env.lets[let.name] = value
             let_type = self.type_of(let.value, rule)
             lets.append(
@@ -728,7 +732,7 @@ class Evaluator:
             child = self._explain(expr.operand, env, rule)
             held = not child.held
             return Step(text, expr.span, held, held, children=[child], label="not")
-        value = self.eval(expr, env)
+        value = self.evaluate(expr, env)
         step = Step(text, expr.span, value, semantics.truthy(value), self.type_of(expr, rule))
         if isinstance(expr, ast.Quantifier):
             items = self._items(expr, env)
@@ -754,7 +758,7 @@ class Evaluator:
         return step
 
     def _operand(self, expr: ast.Expr, env: Env, rule: ast.Rule) -> Step:
-        value = self.eval(expr, env)
+        value = self.evaluate(expr, env)
         return Step(self.text_of(expr), expr.span, value, None, self.type_of(expr, rule))
 
     # --- types and source text, for showing values

@@ -268,7 +268,7 @@ def test_partitioned_queries_agree_with_a_full_scan(
             r
             for r in history
             if r["effective_on"] < doc["effective_on"]
-            and semantics.truthy(query_evaluator.eval(query.condition, env.bind(query.var, r)))
+            and semantics.truthy(query_evaluator.evaluate(query.condition, env.bind(query.var, r)))
         ]
         expected = semantics.query_result(query.kind, matches)
         if query.kind in ("latest", "earliest"):
@@ -519,7 +519,7 @@ def test_unparse_round_trips(text: str) -> None:
 def test_definitions_are_computed_once_per_check(evaluator: Evaluator) -> None:
     env = Env(proposal(context={"announced_in_campaign": True}), evaluator.params())
     path = ast.Path("pledged")
-    assert evaluator.eval(path, env) is True
+    assert evaluator.evaluate(path, env) is True
     assert env.memo.defines == {"pledged": True}
     env.memo.defines["pledged"] = False  # a memo hit does not evaluate again
-    assert evaluator.eval(path, env) is False
+    assert evaluator.evaluate(path, env) is False
