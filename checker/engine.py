@@ -460,6 +460,12 @@ class _SpanEvaluator(CompiledEvaluator):
                 return changes[upper] - changes[lower] + (last or 0)
         return semantics.call(expr.name, args)
 
+    def _call_fn(self, expr: ast.Call) -> Callable[[Env], Any]:
+        if expr.name != "direction_changes":
+            return super()._call_fn(expr)
+        call = self._call
+        return lambda env: call(expr, env)
+
 
 # --- the engine -------------------------------------------------------------------------------
 

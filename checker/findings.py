@@ -17,7 +17,7 @@ from checker import semantics
 from checker.documents import Finding, FindingKind, PrincipleId, Severity
 from checker.lang import ast
 from checker.lang.checked import CheckedPack, RuleInfo, Type, param_value
-from checker.reference import Env, Evaluator, UnknownName, children
+from checker.reference import IN_PROGRESS, Env, Evaluator, UnknownName, children
 
 __all__ = ["CompiledEvaluator", "evidence_paths", "localized", "make_finding"]
 
@@ -108,6 +108,13 @@ class CompiledEvaluator(Evaluator):
                 return False
 
             return any_of
+        if isinstance(expr, ast.Minus) and type(expr) is ast.Minus:
+            operand, negate = self._fn(expr.operand), semantics.negate
+            return lambda env: negate(operand(env))
+        if isinstance(expr, ast.Call) and type(expr) is ast.Call:
+            return self._call_fn(expr)
+        if isinstance(expr, ast.Quantifier) and type(expr) is ast.Quantifier:
+            return self._quantifier_fn(expr)
         dispatch = self._dispatch
 
         def general(env: Env) -> Any:
@@ -115,9 +122,47 @@ class CompiledEvaluator(Evaluator):
 
         return general
 
+    def _call_fn(self, expr: ast.Call) -> _Fn:
+        """A built-in function called on its arguments' values (`semantics.call`)."""
+        function, args = semantics.BUILTINS[expr.name], tuple(self._fn(a) for a in expr.args)
+        if len(args) == 2:
+            first, second = args
+            return lambda env: function(first(env), second(env))
+        return lambda env: function(*[arg(env) for arg in args])
+
+    def _quantifier_fn(self, expr: ast.Quantifier) -> _Fn:
+        # `Evaluator._quantifier`: the items of a list (none when absent), each bound in a
+        # scope of its own, stopping where any() and all() stop
+        source, condition, var, kind = (
+            self._fn(expr.source),
+            self._fn(expr.condition),
+            expr.var,
+            expr.kind,
+        )
+        truthy = semantics.truthy
+
+        def quantifier(env: Env) -> Any:
+            items = source(env)
+            if not isinstance(items, list):
+                items = []
+            if kind == "any":
+                for item in items:  # noqa: SIM110 (a loop: no generator per call)
+                    if truthy(condition(env.bind(var, item))):
+                        return True
+                return False
+            if kind == "all":
+                for item in items:  # noqa: SIM110 (a loop: no generator per call)
+                    if not truthy(condition(env.bind(var, item))):
+                        return False
+                return True
+            return sum(1 for item in items if truthy(condition(env.bind(var, item))))
+
+        return quantifier
+
     def _path_fn(self, root: str, fields: tuple[str, ...]) -> _Fn:
         # `_path`: `lookup` and `semantics.path_value` inlined, fast for plain-dict facts
         lookup, field = self.lookup, semantics.field
+        define = self.pack.defines.get(root)
 
         def path(env: Env) -> Any:
             if root in env.vars:
@@ -126,6 +171,11 @@ class CompiledEvaluator(Evaluator):
                 value = env.lets[root]
             elif root == "proposal":
                 value = env.proposal
+            elif define is not None and root not in env.params:
+                # a definition already worked out in this check (`_define`'s memo)
+                value = env.memo.defines.get(root, IN_PROGRESS)
+                if value is IN_PROGRESS:
+                    value = lookup(root, env)
             else:
                 value = lookup(root, env)
             for name in fields:

@@ -51,7 +51,7 @@ class UnknownName(LookupError):
 
 # --- environments ---------------------------------------------------------------------------
 
-_IN_PROGRESS: Final = object()
+IN_PROGRESS: Final = object()
 
 
 @dataclass
@@ -513,10 +513,10 @@ class Evaluator:
         memo = env.memo.defines
         if define.name in memo:
             value = memo[define.name]
-            if value is _IN_PROGRESS:
+            if value is IN_PROGRESS:
                 raise RecursionError(f"definition `{define.name}` refers to itself")
             return value
-        memo[define.name] = _IN_PROGRESS
+        memo[define.name] = IN_PROGRESS
         try:
             value = self.evaluate(define.expr, env.base())
         except BaseException:
