@@ -562,15 +562,20 @@ def format_value(value: Any, type: Type | None, lang: str) -> str:
     if kind is _Kind.date:
         return f"{value.year}年{value.month}月{value.day}日" if ja else value.isoformat()
     if kind is _Kind.number:
-        if declared == "percent":
-            # a ratio at the bound of 10^1000 is two digits past it as a percentage
-            return _number_text(_decimal(value).scaleb(2, context=_PERCENT), 2) + "%"
-        if declared == "duration":
-            text = _number_text(value, 6)
-            if ja:
-                return f"{text}日"
-            return f"{text} day" if value in (1, -1) else f"{text} days"
-        return _number_text(value, 6)
+        number_type = value.__class__
+        written = str(value) if number_type is Decimal or number_type is int else ""
+        if not 0 < len(written) <= _NUMBER_WRITTEN_KEPT:
+            return _format_number(value, declared, ja)
+        # str() of a Decimal tells apart values that are equal but written differently (1.0
+        # and 1, 1E+2 and 100), as any key of this memo must: the text may differ
+        key = (number_type, written, declared, ja)
+        text = _NUMBER_TEXTS.get(key)
+        if text is None:
+            text = _format_number(value, declared, ja)
+            if len(_NUMBER_TEXTS) >= _NUMBER_TEXTS_KEPT:
+                _NUMBER_TEXTS.clear()
+            _NUMBER_TEXTS[key] = text
+        return text
     if kind is _Kind.text:
         return str(value)
     if kind is _Kind.scope:
@@ -585,6 +590,27 @@ def format_value(value: Any, type: Type | None, lang: str) -> str:
         parts = [f"{k}: {format_value(v, None, lang)}" for k, v in value.items()]
         return ("、" if ja else ", ").join(parts) if parts else NONE_TEXT
     return str(value)
+
+
+# A number's text by (its class, str(value), declared kind, ja): a pack's messages show the
+# same few parameters and durations again and again, and rounding a Decimal costs. Bounded:
+# cleared when full.
+_NUMBER_TEXTS: dict[tuple[type, str, str | None, bool], str] = {}
+_NUMBER_TEXTS_KEPT: Final = 4096
+_NUMBER_WRITTEN_KEPT: Final = 64  # longer numbers are not kept
+
+
+def _format_number(value: int | Decimal, declared: str | None, ja: bool) -> str:
+    """A number as `format_value` shows it, by its declared kind."""
+    if declared == "percent":
+        # a ratio at the bound of 10^1000 is two digits past it as a percentage
+        return _number_text(_decimal(value).scaleb(2, context=_PERCENT), 2) + "%"
+    if declared == "duration":
+        text = _number_text(value, 6)
+        if ja:
+            return f"{text}日"
+        return f"{text} day" if value in (1, -1) else f"{text} days"
+    return _number_text(value, 6)
 
 
 def _number_text(value: int | Decimal, places: int) -> str:

@@ -420,6 +420,50 @@ def test_format_value(value: Any, value_type: Type | None, lang: str, expected: 
     assert s.format_value(value, value_type, lang) == expected
 
 
+MEMO_NUMBERS = [
+    Decimal("1"),
+    Decimal("1.0"),
+    Decimal("1.00"),
+    Decimal("-1"),
+    Decimal("100"),
+    Decimal("1E+2"),
+    Decimal("0"),
+    Decimal("-0"),
+    Decimal("0.1"),
+    Decimal("0.10"),
+    Decimal("0.1234567"),
+    Decimal("0.1234565"),
+    Decimal("1234567.891"),
+    Decimal("1E+41"),
+    Decimal("1E-41"),
+    Decimal("9" * 70),
+    0,
+    1,
+    -1,
+    1461,
+    -1234567,
+    10**70,
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja", "de"])
+@pytest.mark.parametrize("kind", [None, "number", "percent", "duration"])
+def test_number_texts_kept_equal_those_made_again(kind: str | None, lang: str) -> None:
+    """A number's text is kept by (class, str(value), kind, language): values equal but
+    written differently (1 and 1.0, 100 and 1E+2) must each keep their own text, and the kept
+    text must be the one made anew."""
+    declared = None if kind is None else Type(kind)
+    ja = lang == "ja"
+    for _ in range(2):  # made, then kept
+        for value in MEMO_NUMBERS:
+            made = s._format_number(value, kind, ja)
+            assert s.format_value(value, declared, lang) == made, (value, kind, lang)
+    assert s.format_value(Decimal("1.0"), None, "en") == "1"
+    assert s.format_value(Decimal("1.5"), Type("duration"), "en") == "1.5 days"
+    assert s.format_value(Decimal("1.0"), Type("duration"), "en") == "1 day"
+    assert s.format_value(True, Type("number"), "en") == "yes"  # not the number 1
+
+
 # --- placeholders ---------------------------------------------------------------------------
 
 VALUES: dict[str, tuple[Any, Type | None]] = {
