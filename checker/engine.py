@@ -115,7 +115,28 @@ def _encode_fact(fact: Mapping[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+# FNV-1a's multiplier (`compiler.fnv1a32`): one step of the hash for an ASCII digit
+_FNV_PRIME: Final = 16777619
+
 _SCALARS: Final = frozenset({type(None), bool, int})
+
+
+def _scalar_text(value: Any) -> str:
+    """One value of a flat fact as `_ENCODE` writes it."""
+    kind = type(value)
+    if kind is str:
+        return _TEXT(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    return _ENCODE(value)
+
+
+# combinations of parameter values and of derived flags written once per fact builder
+_CHUNKS_KEPT: Final = 1024
 _RID: Final = re.compile(r'"_rid": (-?[0-9]+)[,}]')
 
 
@@ -364,6 +385,31 @@ class _FactBuilder:
             else:
                 self.bound.append((f.key, f.source, _getter(f.path), _CONVERTERS[f.conv]))
         self.derived = spec.derived
+        # `text`: the same fields with their `"key": ` written once; a proposal's fields by
+        # name when the path is one field other than `scope` (as `_getter` reads them)
+        self.record_texts = [
+            (
+                ", " + _TEXT(f.key) + ": ",
+                f.path[0] if len(f.path) == 1 and f.path[0] != "scope" else "",
+                _getter(f.path),
+                _CONVERTERS[f.conv],
+                f.key,
+            )
+            for f in spec.fields
+            if f.source == "record"
+        ]
+        self.param_names = tuple(name for _, name in self.params)
+        self.params_texts: dict[tuple[int, ...], str] = {}
+        self.found_texts = [(", " + _TEXT(key) + ": ", slot) for key, slot in self.found]
+        self.count_texts = [(", " + _TEXT(key) + ": ", slot, key) for key, slot in self.counts]
+        self.bound_texts = [
+            (", " + _TEXT(key) + ": ", slot, get, convert, key)
+            for key, slot, get, convert in self.bound
+        ]
+        self.flags_texts: dict[tuple[int, ...], str] = {}
+        keys = ["_k", "sid", "id"] + [f.key for f in spec.fields] + list(spec.derived)
+        # with a key twice a dict keeps one entry and the text would hold two: never so made
+        self.texts_exact = len(set(keys)) == len(keys)
 
     def record(self, record: Any, fact: Fact) -> Fact:
         for key, get, convert in self.records:
@@ -391,6 +437,65 @@ class _FactBuilder:
         for key in self.derived:
             fact[key] = flags[key]
         return fact
+
+    def text(
+        self,
+        proposal: Fact,
+        params: Mapping[str, int],
+        results: Mapping[str, Any],
+        flags: Mapping[str, int],
+        sid: str,
+        fact_id: str,
+    ) -> str:
+        """`_encode_fact` of the fact `build` makes, with `sid` and `id` added last, byte for
+        byte, written as it is built: a phase 2 fact is only ever sent as text.
+
+        The parameters and the derived flags are written once per combination of their
+        values (flags are the ints 0 and 1 `Engine._check` sets, never bools, which would be
+        equal to them as keys). The values go through the same converters as in `build`,
+        which refuse the same values."""
+        if not self.texts_exact:
+            fact = self.build(proposal, params, results, flags)
+            fact["sid"] = sid
+            fact["id"] = fact_id
+            return _encode_fact(fact)
+        parts = ['{"_k": 1']
+        append = parts.append
+        for prefix, name, get, convert, key in self.record_texts:
+            value = convert(proposal.get(name) if name else get(proposal), key)
+            append(prefix + _scalar_text(value))
+        if self.param_names:
+            values = tuple([params[name] for name in self.param_names])
+            chunk = self.params_texts.get(values)
+            if chunk is None:
+                chunk = "".join(
+                    ", " + _TEXT(key) + ": " + _scalar_text(params[name])
+                    for key, name in self.params
+                )
+                if len(self.params_texts) >= _CHUNKS_KEPT:
+                    self.params_texts.clear()
+                self.params_texts[values] = chunk
+            append(chunk)
+        for prefix, slot in self.found_texts:
+            append(prefix + ("0" if results[slot] is None else "1"))
+        for prefix, slot, key in self.count_texts:
+            append(prefix + _scalar_text(_int(results[slot], key)))
+        for prefix, slot, get, convert, key in self.bound_texts:
+            record = results[slot]
+            append(prefix + _scalar_text(convert(get(record) if record is not None else None, key)))
+        if self.derived:
+            held = tuple([flags[key] for key in self.derived])
+            chunk = self.flags_texts.get(held)
+            if chunk is None:
+                chunk = "".join(
+                    ", " + _TEXT(key) + ": " + _scalar_text(flags[key]) for key in self.derived
+                )
+                if len(self.flags_texts) >= _CHUNKS_KEPT:
+                    self.flags_texts.clear()
+                self.flags_texts[held] = chunk
+            append(chunk)
+        append(', "sid": ' + _TEXT(sid) + ', "id": ' + _TEXT(fact_id) + "}")
+        return "".join(parts)
 
 
 def _bound_value(bound: Any, fact: Mapping[str, Any]) -> int:
@@ -494,6 +599,8 @@ class Engine:
         self._lock = threading.RLock()
         self._histories: OrderedDict[str, _History] = OrderedDict()
         self._counter = 0
+        # prefix -> (the counter's tens, fnv1a32 of the prefix and their digits): `_fresh_id`
+        self._id_hashes: dict[str, tuple[int, int]] = {}
         # filled by the actions during one assertion, read and cleared by the caller
         self._fired: set[str] = set()
         self._candidates: dict[int, list[int]] = {j.index: [] for j in plan.joins}
@@ -698,13 +805,23 @@ class Engine:
 
     def _fresh_id(self, prefix: str, taken: AbstractSet[int]) -> tuple[str, int]:
         """A fact id unique in its sid by the engine's 32-bit hash (a colliding id would make
-        a different fact be taken for a duplicate and dropped)."""
+        a different fact be taken for a duplicate and dropped).
+
+        The id is `prefix` and the counter's digits. FNV-1a reads the text a byte at a time,
+        so the hash of `prefix` and all digits but the last (kept per prefix, made again every
+        ten ids) takes one step for the last digit: `fnv1a32(id)` without a byte loop in
+        Python for each id."""
         while True:
             self._counter += 1
-            candidate = f"{prefix}{self._counter}"
-            h = fnv1a32(candidate)
+            count = self._counter
+            tens, digit = divmod(count, 10)
+            known = self._id_hashes.get(prefix)
+            if known is None or known[0] != tens:
+                known = (tens, fnv1a32(f"{prefix}{tens}" if tens else prefix))
+                self._id_hashes[prefix] = known
+            h = ((known[1] ^ (0x30 + digit)) * _FNV_PRIME) & 0xFFFFFFFF
             if h not in taken:
-                return candidate, h
+                return f"{prefix}{count}", h
 
     # --- histories
 
@@ -1177,10 +1294,14 @@ class Engine:
     ) -> set[str]:
         """Phase 2: the names of the rules (and severity rules) that fired."""
         self._fired.clear()
+        sid, taken = self._phase2_sid, self._phase2_taken
         for ruleset in self.plan.rule_rulesets:
-            fact = self._builders[ruleset.name].build(proposal, engine_params, results, flags)
-            fact["sid"] = self._phase2_sid
-            self._assert_once(ruleset.name, fact, self._phase2_taken)
+            # asserted singly under a fresh id and retracted: nothing stays behind
+            fact_id, _ = self._fresh_id("p", taken)
+            builder = self._builders[ruleset.name]
+            text = builder.text(proposal, engine_params, results, flags, sid, fact_id)
+            if self._assert(ruleset.name, text):
+                self._retract(ruleset.name, text)
         fired = set(self._fired)
         self._fired.clear()
         return fired

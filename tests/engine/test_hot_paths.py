@@ -1,0 +1,115 @@
+"""Short cuts on the engine's hot path against the plain functions they stand for.
+
+Each short cut computes something a slower function also computes (a fact id's hash, a fact's
+JSON text, a value's text in a message); these tests hold them to being equal, also at the
+edges where a short cut could go wrong.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checker import engine as engine_module
+from checker.compiler import fnv1a32
+from checker.documents import PolicyChange
+from checker.engine import EngineError, _encode_fact
+from checker.semantics import to_fact
+
+from .test_differential import default_pack
+
+# the benchmark's documents: every part of a proposal the default pack reads, at random
+_BENCH = importlib.util.spec_from_file_location(
+    "engine_bench", Path(__file__).resolve().parents[2] / "bench" / "engine_bench.py"
+)
+assert _BENCH is not None and _BENCH.loader is not None
+engine_bench = importlib.util.module_from_spec(_BENCH)
+_BENCH.loader.exec_module(engine_bench)
+
+
+@pytest.mark.parametrize("prefix", ["p", "h", "x", "", "pp9", "é"])
+def test_fresh_ids_hash_as_fnv1a32(prefix: str) -> None:
+    """`_fresh_id` hashes the last digit onto a kept hash of the rest; counters crossing
+    tens, hundreds and powers of ten, set back, and prefixes taking turns must not matter."""
+    _, engine, _ = default_pack()
+    saved = engine._counter
+    try:
+        for start in (0, 1, 8, 9, 10, 99, 100, 995, 10**6 - 3, 42, 0):
+            engine._counter = start
+            for _ in range(13):
+                for which in (prefix, "q"):
+                    fresh, h = engine._fresh_id(which, set())
+                    assert fresh == f"{which}{engine._counter}"
+                    assert h == fnv1a32(fresh)
+    finally:
+        engine._counter = max(saved, engine._counter)
+
+
+def test_fresh_ids_skip_taken_hashes() -> None:
+    _, engine, _ = default_pack()
+    engine._counter = 18
+    taken = {fnv1a32("p19"), fnv1a32("p20")}
+    assert engine._fresh_id("p", taken) == ("p21", fnv1a32("p21"))
+
+
+def test_phase_two_texts_are_the_built_facts_encoded() -> None:
+    """`_FactBuilder.text` writes the fact `build` makes, as `_encode_fact` would: the same
+    keys in the same order, the same values, over proposals of every shape the default pack's
+    rulesets read (missing fields, nulls, long texts, every flag and query outcome)."""
+    _, engine, _ = default_pack()
+    rng = random.Random(5)
+    builders = [engine._builders[rs.name] for rs in engine.plan.rule_rulesets]
+    assert builders and all(b.texts_exact for b in builders)
+    params = {name: rng.randrange(1, 4000) for b in builders for _, name in b.params}
+    for n in range(400):
+        proposal = bench_fact(rng, n)
+        for builder in builders:
+            results: dict[str, Any] = {}
+            for _, slot in builder.found + builder.counts:
+                results[slot] = rng.choice((None, 0, 3, policy_fact(rng, n)))
+            for _, slot, _, _ in builder.bound:
+                results[slot] = rng.choice((None, policy_fact(rng, n)))
+            for _, slot in builder.counts:
+                results[slot] = rng.choice((0, 7, Decimal(12)))
+            flags = {key: rng.randrange(2) for key in builder.derived}
+            fact = builder.build(proposal, params, results, flags)
+            fact["sid"], fact["id"] = "0", f"p{n}"
+            text = builder.text(proposal, params, results, flags, "0", f"p{n}")
+            assert text == _encode_fact(fact) == engine_module._ENCODE(fact)
+
+
+def test_phase_two_texts_refuse_what_build_refuses() -> None:
+    _, engine, _ = default_pack()
+    builder = engine._builders[engine.plan.rule_rulesets[0].name]
+    names = [name for _, name, _, _, _ in builder.record_texts if name]
+    assert names
+    proposal = {names[0]: 1.5}  # a float enters no fact
+    params = {n: 1 for n in builder.param_names}
+    results = {slot: None for _, slot in builder.found + builder.counts}
+    results.update({slot: None for _, slot, _, _ in builder.bound})
+    flags = {k: 0 for k in builder.derived}
+    with pytest.raises(EngineError):
+        builder.build(proposal, params, results, flags)
+    with pytest.raises(EngineError):
+        builder.text(proposal, params, results, flags, "0", "p1")
+
+
+def bench_fact(rng: random.Random, n: int) -> dict[str, Any]:
+    """A proposal fact like the benchmark's, now and then with fields missing or odd."""
+    doc = engine_bench.document(rng, f"P{n}", ("JP", "entry_stay", "students"), True)
+    fact = to_fact(PolicyChange.model_validate(doc))
+    if rng.random() < 0.2:
+        fact.pop(rng.choice(sorted(fact)))
+    if rng.random() < 0.2:
+        fact["direction"] = "x" * rng.choice((3, 1025, 5000)) + '"\\\n é'
+    return fact
+
+
+def policy_fact(rng: random.Random, n: int) -> dict[str, Any]:
+    doc = engine_bench.document(rng, f"H{n}", ("JP", "entry_stay", "students"), False)
+    return to_fact(PolicyChange.model_validate(doc))
