@@ -25,6 +25,7 @@ service's process.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import multiprocessing
@@ -331,6 +332,16 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+class _Handoff:
+    """A thread's place in the queue for a worker, and the worker it is given."""
+
+    __slots__ = ("given", "worker")
+
+    def __init__(self) -> None:
+        self.given = threading.Event()
+        self.worker: _Worker | None = None
+
+
 class WorkerPool:
     """Checks on durable-rules in supervised worker processes (or in this one, `workers=0`)."""
 
@@ -359,7 +370,11 @@ class WorkerPool:
             return
         self._ctx = _context()
         self._idle: list[_Worker] = []
-        self._available = threading.Condition()
+        # threads waiting for a worker, first come first served: a released worker is handed
+        # to the longest waiting thread (a condition variable lets a thread that comes later
+        # take it first, and a waiter could be passed over again and again)
+        self._waiting: collections.deque[_Handoff] = collections.deque()
+        self._available = threading.Lock()
         for _ in range(workers):
             self._idle.append(self._start())
         for worker in self._idle:
@@ -404,9 +419,16 @@ class WorkerPool:
 
     def _acquire(self) -> _Worker:
         with self._available:
-            while not self._idle:
-                self._available.wait()
-            worker = self._idle.pop()
+            handoff = None
+            if self._idle and not self._waiting:
+                worker = self._idle.pop()
+            else:
+                handoff = _Handoff()
+                self._waiting.append(handoff)
+        if handoff is not None:
+            handoff.given.wait()
+            assert handoff.worker is not None
+            worker = handoff.worker
         if not worker.alive():
             self._stop(worker)
             worker = self._start()
@@ -415,8 +437,12 @@ class WorkerPool:
 
     def _release(self, worker: _Worker) -> None:
         with self._available:
-            self._idle.append(worker)
-            self._available.notify()
+            if self._waiting:
+                handoff = self._waiting.popleft()
+                handoff.worker = worker
+                handoff.given.set()
+            else:
+                self._idle.append(worker)
 
     # --- checks
 

@@ -160,6 +160,35 @@ def test_checks_from_several_threads_are_all_answered(pool: WorkerPool) -> None:
     assert answers == {n: (reference(p, HISTORY), "durable-rules") for n, p in enumerate(proposals)}
 
 
+def test_workers_go_to_waiting_threads_first_come_first_served(pool: WorkerPool) -> None:
+    # Under load a thread that asked later must not take a released worker from one that
+    # has been waiting: that made some checks wait for seconds behind others.
+    held = [pool._acquire(), pool._acquire()]
+    served: list[int] = []
+
+    def wait_for_a_worker(n: int) -> None:
+        worker = pool._acquire()
+        served.append(n)
+        pool._release(worker)
+
+    threads = []
+    for n in range(3):
+        threads.append(threading.Thread(target=wait_for_a_worker, args=(n,)))
+        threads[-1].start()
+        deadline = time.monotonic() + 10
+        while len(pool._waiting) < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(pool._waiting) == n + 1
+    pool._release(held.pop())
+    late = pool._acquire()  # asks after the three: served after them
+    assert served == [0, 1, 2]
+    pool._release(late)
+    pool._release(held.pop())
+    for thread in threads:
+        thread.join(10)
+    assert not pool._waiting
+
+
 def test_the_fault_hook_is_ignored_without_the_switch() -> None:
     assert "BCM_TEST_FAULTS" not in os.environ
     with WorkerPool(RULES, 1, timeout=5) as quiet:
