@@ -204,6 +204,8 @@ def _kind(value: Any) -> _Kind:
     kind = _EXACT_KINDS.get(type(value))
     if kind is not None:
         return kind
+    if type(value) is Decimal:  # the numbers of documents and parameters
+        return _Kind.number if value.is_finite() else _Kind.other
     if isinstance(value, bool):
         return _Kind.bool
     if isinstance(value, int):
@@ -236,8 +238,9 @@ def field(record: Any, name: str) -> Any:
     if name in record:
         return record[name]
     if name == "scope":
-        parts = tuple(record.get(f) for f in _SCOPE_FIELDS)
-        if all(isinstance(p, str) for p in parts):
+        # `tuple(record.get(f) for f in _SCOPE_FIELDS)`, all texts, without generators
+        parts = (record.get("jurisdiction"), record.get("area"), record.get("target"))
+        if isinstance(parts[0], str) and isinstance(parts[1], str) and isinstance(parts[2], str):
             return parts
     return None
 
@@ -289,8 +292,12 @@ _ORDERED: Final = (_Kind.number, _Kind.date)
 def compare(op: str, a: Any, b: Any) -> bool:
     """`a OP b` for OP in == != < <= > >=, per the null and type rules of the module doc."""
     if op == "==":
+        if type(a) is str and type(b) is str:  # `equal` of two texts, without their kinds
+            return a == b
         return equal(a, b) is True
     if op == "!=":
+        if type(a) is str and type(b) is str:
+            return a != b
         return equal(a, b) is False
     ka, kb = _kind(a), _kind(b)
     if ka is not kb or ka not in _ORDERED:
