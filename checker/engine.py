@@ -118,6 +118,7 @@ def _encode_fact(fact: Mapping[str, Any]) -> str:
 # FNV-1a's multiplier (`compiler.fnv1a32`): one step of the hash for an ASCII digit
 _FNV_PRIME: Final = 16777619
 
+_SCOPE_FIELDS: Final = ("jurisdiction", "area", "target")
 _SCALARS: Final = frozenset({type(None), bool, int})
 
 
@@ -627,7 +628,7 @@ class Engine:
         # the flags a check computes after its queries, with the found-slots of their users,
         # and whether a user needs none (the flag is computed whatever the queries found)
         self._check_flags = [
-            (d, users, any(not found for found in users))
+            (d, users, any(not found for found in users), self.evaluator.function(d.expr))
             for d in plan.derived
             if d.phase != "history"
             for users in [self._flag_users.get(d.key, [])]
@@ -677,6 +678,12 @@ class Engine:
         # `_rid` is read from the frames' text unless a proposal fact could carry the key
         fact_keys = [rs.fact.keys() for rs in plan.rulesets]  # FactSpec.keys, not a dict's
         self._rids_in_text = not any("_rid" in keys for keys in fact_keys)
+        # join rulesets pinned by the scope alone, partitioned by its fields: the pin's closure
+        self._scope_pins = {
+            rs.name: self.evaluator.function(rs.pins[0][1])
+            for rs in plan.join_rulesets
+            if len(rs.pins) == 1 and rs.pins[0][0] == "scope" and rs.partition == _SCOPE_FIELDS
+        }
         self._phase2_sid = "0"
         self._phase2_taken = frozenset({fnv1a32(f"sid-{self._phase2_sid}")})
         self._closed = False
@@ -1062,7 +1069,7 @@ class Engine:
         self, proposal: Fact, history_key: str | None, params: Mapping[str, Decimal]
     ) -> list[Fired]:
         plan = self.plan
-        values = tuple(params.get(name) for name in plan.params)
+        values = tuple([params.get(name) for name in plan.params])
         engine_params = self._engine_params.get(values)
         if engine_params is None:
             engine_params = {}
@@ -1092,7 +1099,8 @@ class Engine:
                 envs[rule_id] = self._bind_lets(self._rules_by_id[rule_id], base, results)
             return envs[rule_id]
 
-        for derived, users, always in self._check_flags:
+        truthy = semantics.truthy
+        for derived, users, always, value_of in self._check_flags:
             if derived.key in flags:
                 continue
             if not always and not any(
@@ -1105,7 +1113,7 @@ class Engine:
                 env = env_of(derived.rule)
             else:
                 env = base
-            held = env is not None and semantics.truthy(self.evaluator.evaluate(derived.expr, env))
+            held = env is not None and truthy(value_of(env))
             flags[derived.key] = 1 if held else 0
 
         fired = self._rules(proposal, engine_params, results, flags)
@@ -1260,6 +1268,19 @@ class Engine:
 
     def _partition(self, ruleset: RulesetPlan, base: Env) -> tuple[str, ...] | None:
         """The partition the proposal's pins choose, or None when they cannot all hold."""
+        scope = self._scope_pins.get(ruleset.name)
+        if scope is not None:
+            # one pin, the scope, and a partition by its three fields in their order: the
+            # scope's three texts are the partition (what the general loop below finds)
+            value = scope(base)
+            if (
+                type(value) is tuple
+                and len(value) == 3
+                and type(value[0]) is str
+                and type(value[1]) is str
+                and type(value[2]) is str
+            ):
+                return value
         wanted: dict[str, str] = {}
         for name, expr in ruleset.pins:
             value = self.evaluator.evaluate(expr, base)

@@ -44,6 +44,10 @@ class CompiledEvaluator(Evaluator):
             return self._fn(expr)(env)
         return entry[1](env)
 
+    def function(self, expr: ast.Expr) -> _Fn:
+        """The expression's closure itself."""
+        return self._fn(expr)
+
     def _fn(self, expr: ast.Expr) -> _Fn:
         entry = self._compiled.get(id(expr))
         if entry is not None and entry[0] is expr:
@@ -240,15 +244,19 @@ class _Template:
 
     __slots__ = ("constant", "lang", "pieces")
 
-    def __init__(self, texts: tuple[ast.Localized, ...], lang: str) -> None:
+    def __init__(self, texts: tuple[ast.Localized, ...], lang: str, evaluator: Evaluator) -> None:
         # Values are shown the way the text's own language writes them: an English fallback
         # in a Japanese report reads "2019-04-01", not "2019年4月1日" inside an English
         # sentence.
         self.lang, template = localized(texts, lang)
-        self.pieces: tuple[str | tuple[str, ast.Path], ...] = tuple(
-            piece if isinstance(piece, str) else (piece.name, ast.Path(*_split_name(piece.name)))
-            for piece in semantics.template_pieces(template)
-        )
+        pieces: list[str | tuple[str, ast.Path, _Fn]] = []
+        for piece in semantics.template_pieces(template):
+            if isinstance(piece, str):
+                pieces.append(piece)
+            else:
+                path = ast.Path(*_split_name(piece.name))
+                pieces.append((piece.name, path, evaluator.function(path)))
+        self.pieces = tuple(pieces)
         # a text without placeholders is the same for every finding
         self.constant: str | None = (
             "".join(p for p in self.pieces if isinstance(p, str))
@@ -274,7 +282,7 @@ class _RulePlan:
         self.kind = FindingKind(fired_rule.kind)
         self.principle = PrincipleId(fired_rule.principle)
         self.evidence = (
-            [(path.dotted, path) for path in evidence_paths(rule.when)]
+            [(path.dotted, evaluator.function(path)) for path in evidence_paths(rule.when)]
             if rule.when is not None
             else []
         )
@@ -291,7 +299,10 @@ class _RulePlan:
     def templates(self, lang: str) -> tuple[_Template, _Template]:
         texts = self.texts.get(lang)
         if texts is None:
-            texts = (_Template(self.rule.messages, lang), _Template(self.rule.remedies, lang))
+            texts = (
+                _Template(self.rule.messages, lang, self.evaluator),
+                _Template(self.rule.remedies, lang, self.evaluator),
+            )
             if len(self.texts) < _LANGS_PER_RULE:
                 self.texts[lang] = texts
         return texts
@@ -306,46 +317,54 @@ class _RulePlan:
         if template.constant is not None:
             return template.constant
         out: list[str] = []
-        evaluator = self.evaluator
+        types, lang, format_value = self.types, template.lang, semantics.format_value
         for piece in template.pieces:
             if isinstance(piece, str):
                 out.append(piece)
                 continue
-            name, path = piece
+            name, path, value_of = piece
             try:
-                value = evaluator.evaluate(path, env)
-                value_type = self.type_of(name, path)
+                value = value_of(env)
+                value_type = types[name] if name in types else self.type_of(name, path)
             except LookupError:  # a name not in scope (UnknownName): left as written
                 out.append("{" + name + "}")
                 continue
-            out.append(semantics.format_value(value, value_type, template.lang))
+            out.append(format_value(value, value_type, lang))
         return "".join(out)
 
     def finding(self, severity: str, env: Env, lang: str) -> Finding:
-        evaluator = self.evaluator
         evidence: dict[str, Any] = {}
-        for dotted, path in self.evidence:  # in the order of their names
+        to_json_value = semantics.to_json_value
+        for dotted, value_of in self.evidence:  # in the order of their names
             try:
-                value = evaluator.evaluate(path, env)
+                value = value_of(env)
             except UnknownName:
                 continue
-            evidence[dotted] = semantics.to_json_value(value)
+            evidence[dotted] = to_json_value(value)
         message, remedy = self.templates(lang)
         shown = _without_vars(env) if message.constant is None or remedy.constant is None else env
-        return Finding(
-            kind=self.kind,
-            principle=self.principle,
-            rule=self.info.id,
-            severity=_SEVERITIES[severity] if severity in _SEVERITIES else Severity(severity),
-            message=self.fill(message, shown),
-            remedy=self.fill(remedy, shown),
-            evidence=evidence,
-            related=_related(self.related, env),
-            source=self.info.source,
+        # validated as `Finding(**fields)` validates them, without the keyword call
+        return _validate_finding(
+            {
+                "kind": self.kind,
+                "principle": self.principle,
+                "rule": self.info.id,
+                "severity": (
+                    _SEVERITIES[severity] if severity in _SEVERITIES else Severity(severity)
+                ),
+                "message": self.fill(message, shown),
+                "remedy": self.fill(remedy, shown),
+                "evidence": evidence,
+                "related": _related(self.related, env),
+                "source": self.info.source,
+            }
         )
 
 
 _SEVERITIES: Final = {s.value: s for s in Severity}
+_validate_finding: Final[Callable[[dict[str, Any]], Finding]] = (
+    Finding.__pydantic_validator__.validate_python
+)
 _LANGS_PER_RULE: Final = 64
 _PLANS_KEPT: Final = 4096
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -485,6 +486,11 @@ class Evaluator:
     def evaluate(self, expr: ast.Expr, env: Env) -> Any:
         """The value of an expression. Never raises on document data."""
         return self._dispatch[type(expr)](expr, env)
+
+    def function(self, expr: ast.Expr) -> Callable[[Env], Any]:
+        """The expression as a function of the scope: `function(expr)(env)` is
+        `evaluate(expr, env)`, for callers that evaluate one expression again and again."""
+        return functools.partial(self.evaluate, expr)
 
     def _number(self, expr: ast.Number, env: Env) -> Decimal:
         return param_value(expr)
