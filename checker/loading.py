@@ -54,6 +54,9 @@ class RawDocument:
     # Finding positions costs a second walk over the text; a record that validates never
     # needs them, so JSON documents index themselves only when a problem must be located.
     indexer: Callable[[], tuple[dict[PathKey, Location], dict[PathKey, Location]]] | None = None
+    # known to be nested less than MAX_DEPTH deep (its text has fewer brackets than that):
+    # the walk that looks for deeper values is skipped
+    shallow: bool = False
 
     def located(self) -> tuple[dict[PathKey, Location], dict[PathKey, Location]]:
         if self.indexer is not None and not self.positions:
@@ -808,7 +811,7 @@ def validate(
                 help="a document is an object with fields such as `id`, `title`, `direction`",
             )
         ]
-    deepest = _deepest(raw.data)
+    deepest = None if raw.shallow else _deepest(raw.data)
     if deepest is not None:
         place = raw.located()[0].get((*raw.path, *deepest), (1, 1))
         return None, [_too_deep(raw.file, place, format_path(root, (*raw.path, *deepest)))]

@@ -512,11 +512,20 @@ class JsonBody:
     data: Any
     text: str
     _found: tuple[dict[PathKey, Location], dict[PathKey, Location]] | None = None
+    shallow: bool = False  # fewer brackets in the text than MAX_DEPTH: no value nests deeper
 
     def document(self, data: Any | None = None) -> RawDocument:
         """The body (or a part of it, standing where it stands in the body) as a raw document
         that finds its line and column positions only when a problem needs them."""
-        return RawDocument(self.data if data is None else data, BODY, (), {}, {}, self._positions)
+        return RawDocument(
+            self.data if data is None else data,
+            BODY,
+            (),
+            {},
+            {},
+            self._positions,
+            shallow=self.shallow,
+        )
 
     def _positions(self) -> tuple[dict[PathKey, Location], dict[PathKey, Location]]:
         if self._found is None:
@@ -559,7 +568,10 @@ def parse_json(body: bytes) -> JsonBody:
         raise ProblemError(
             400, "malformed", "the body is not valid JSON", [_json_error(BODY, text, err)]
         ) from None
-    deepest = _deepest(data)
+    # Every object and list of the data opened with a bracket of the text: with fewer
+    # brackets than MAX_DEPTH nothing can nest deeper, and the walk over the values is skipped.
+    shallow = text.count("{") + text.count("[") < MAX_DEPTH
+    deepest = None if shallow else _deepest(data)
     if deepest is not None:
         raise _invalid(
             [
@@ -575,7 +587,7 @@ def parse_json(body: bytes) -> JsonBody:
         problems = list(_numbers_out_of_range(data, ()))
         if problems:
             raise _invalid(problems)
-    return JsonBody(data, text)
+    return JsonBody(data, text, shallow=shallow)
 
 
 # The document model and the rule engine walk values recursively; far below the depth where

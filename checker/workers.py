@@ -18,7 +18,8 @@ engine in this process (for the CLI), with the same fallback on engine errors.
 `pool.report(body, key, provider)` hands a worker a whole check request as the JSON text it
 came in (the HTTP service's `/v1/check` body, validated there already): the worker reads it,
 checks it with a `Pack` of its own and answers with the report's JSON text, the bytes the
-service sends. Only text crosses the process boundary, once each way; the findings, the report
+service sends. Only text crosses the process boundary, once each way (request and report as
+they are, after a one-byte tag, not escaped into a JSON string); the findings, the report
 and its JSON are made in the worker, in parallel with other workers, instead of in the
 service's process.
 """
@@ -28,8 +29,10 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import math
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -132,14 +135,36 @@ def decode(data: Any) -> Any:
 
 
 def _send(conn: Connection, message: Mapping[str, Any]) -> None:
+    if message.get("op") == "report":
+        # a whole check request: the body's text as it came, not escaped into a JSON string
+        key = json.dumps(message["key"], ensure_ascii=False)
+        body = message["body"].encode("utf-8")
+        conn.send_bytes(b"".join((_REPORT_REQUEST, key.encode("utf-8"), b"\n", body)))
+        return
     conn.send_bytes(json.dumps(message, ensure_ascii=False).encode("utf-8"))
 
 
+def _send_report(conn: Connection, report: bytes) -> None:
+    conn.send_bytes(_REPORT_ANSWER + report)
+
+
 def _receive(conn: Connection) -> dict[str, Any]:
-    message = json.loads(conn.recv_bytes().decode("utf-8"))
+    data = conn.recv_bytes()
+    # A message is a JSON object ("{...") or one of the two raw kinds: the report of a whole
+    # check request, and that request (its history key, a line, the body's text)
+    if data[:1] == _REPORT_ANSWER:
+        return {"ok": True, "report": data[1:]}
+    if data[:1] == _REPORT_REQUEST:
+        key, _, body = data[1:].partition(b"\n")
+        return {"op": "report", "key": json.loads(key), "body": body}
+    message = json.loads(data.decode("utf-8"))
     if not isinstance(message, dict):
         raise ValueError("a message of the worker protocol is an object")
     return message
+
+
+_REPORT_ANSWER: Final = b"R"
+_REPORT_REQUEST: Final = b"Q"
 
 
 # --- the worker process -----------------------------------------------------------------------
@@ -180,8 +205,7 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
                 reports.held(request["key"], request["start"], records)
                 _send(conn, {"ok": True})
             elif op == "report":
-                text = reports.report(request["body"], request["key"], faults)
-                _send(conn, {"ok": True, "report": text})
+                _send_report(conn, reports.report(request["body"], request["key"], faults))
             elif op == "check":
                 proposal = decode(request["proposal"])
                 if faults:
@@ -226,10 +250,10 @@ class _Reports:
         while len(self.histories) > _MAX_WORKER_HISTORIES:
             del self.histories[next(iter(self.histories))]
 
-    def report(self, body: str, key: str | None, faults: bool) -> str:
+    def report(self, body: bytes, key: str | None, faults: bool) -> bytes:
         from checker.loading import _json_loads
 
-        data = _json_loads(body)
+        data = _json_loads(body.decode("utf-8"))
         proposal = data["proposal"]
         if faults:
             _misbehave(proposal)
@@ -243,7 +267,7 @@ class _Reports:
         report = self.pack.check(
             proposal, history, lang=data.get("lang"), params=data.get("params") or {}
         )
-        return report_json(report).decode("utf-8")
+        return report_json(report)
 
 
 class _NotHeld(Exception):
@@ -305,9 +329,25 @@ class _Worker:
     conn: Connection
     ready: bool = False
     resident: dict[str, int] = field(default_factory=dict)  # history key → records held
+    # one poll object each for the answer pipe and the process's end (Connection.poll and
+    # Process.is_alive build a selector per call, twice per check)
+    _answers: Any = None
+    _ended: Any = None
 
     def alive(self) -> bool:
-        return bool(self.process.is_alive())
+        if self._ended is None:
+            self._ended = select.poll()
+            self._ended.register(self.process.sentinel, select.POLLIN)
+        if self._ended.poll(0):  # the sentinel is readable once the process has ended
+            return bool(self.process.is_alive())  # (which also reaps it)
+        return True
+
+    def answered(self, limit: float) -> bool:
+        """Whether an answer (or the end of the pipe) came within `limit` seconds."""
+        if self._answers is None:
+            self._answers = select.poll()
+            self._answers.register(self.conn.fileno(), select.POLLIN)
+        return bool(self._answers.poll(max(0, math.ceil(limit * 1000))))
 
 
 # Imported once by the fork server, so that each worker starts without importing them again.
@@ -526,10 +566,10 @@ class WorkerPool:
             raise NoWorkerAnswer(str(refused)) from None
         finally:
             self._release(worker)
-        text = answer.get("report")
-        if not isinstance(text, str):
+        report = answer.get("report")
+        if not isinstance(report, bytes):
             raise NoWorkerAnswer("the worker answered out of protocol")
-        return text.encode("utf-8")
+        return report
 
     def reference_runner(self, reason: str) -> _ReferenceRunner:
         """A runner for `checker.api.Pack` whose checks the reference evaluator answers, marked
@@ -594,7 +634,7 @@ class WorkerPool:
     ) -> dict[str, Any]:
         try:
             _send(worker.conn, message)
-            if not worker.conn.poll(limit):
+            if not worker.answered(limit):
                 worker.process.kill()
                 raise _WorkerLost(f"the worker took longer than {limit:g} s and was stopped")
             answer = _receive(worker.conn)
