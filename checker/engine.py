@@ -37,6 +37,7 @@ from durable.engine import Host
 from checker import semantics
 from checker.compiler import (
     BUCKET,
+    ENGINE_INT_LIMIT,
     NEXT_DAY,
     NO_NEXT,
     NO_PREV,
@@ -313,6 +314,8 @@ def _bool(value: Any, what: str) -> Any:
 
 
 def _int(value: Any, what: str) -> Any:
+    if type(value) is int and -ENGINE_INT_LIMIT < value < ENGINE_INT_LIMIT:
+        return value  # what `whole` gives a plain int in range
     if value is None:
         return None
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
@@ -323,6 +326,8 @@ def _int(value: Any, what: str) -> Any:
 
 
 def _day(value: Any, what: str) -> Any:
+    if type(value) is dt.date:
+        return value.toordinal()
     if value is None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -336,6 +341,45 @@ _CONVERTERS: Final[Mapping[str, Callable[[Any, str], Any]]] = {
     "int": _int,
     "count": _int,
     "day": _day,
+}
+
+
+# A converted value's JSON text (`_scalar_text(convert(value, what))`) in one call: the values
+# most fields hold by their exact types first, everything else through the converter itself.
+
+
+def _text_json(value: Any, what: str) -> str:
+    if type(value) is str and len(value) <= 1024:
+        return _TEXT(value)
+    return _scalar_text(_text(value, what))
+
+
+def _bool_json(value: Any, what: str) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return _scalar_text(_bool(value, what))
+
+
+def _int_json(value: Any, what: str) -> str:
+    if type(value) is int and -ENGINE_INT_LIMIT < value < ENGINE_INT_LIMIT:
+        return int.__repr__(value)
+    return _scalar_text(_int(value, what))
+
+
+def _day_json(value: Any, what: str) -> str:
+    if type(value) is dt.date:
+        return int.__repr__(value.toordinal())
+    return _scalar_text(_day(value, what))
+
+
+_JSON_CONVERTERS: Final[Mapping[str, Callable[[Any, str], str]]] = {
+    "text": _text_json,
+    "bool": _bool_json,
+    "int": _int_json,
+    "count": _int_json,
+    "day": _day_json,
 }
 
 
@@ -374,6 +418,7 @@ class _FactBuilder:
         self.found: list[tuple[str, str]] = []
         self.counts: list[tuple[str, str]] = []
         self.bound: list[tuple[str, str, Callable[[Any], Any], Callable[[Any, str], Any]]] = []
+        bound_specs: list[Any] = []
         for f in spec.fields:
             if f.source == "record":
                 self.records.append((f.key, _getter(f.path), _CONVERTERS[f.conv]))
@@ -385,6 +430,7 @@ class _FactBuilder:
                 self.counts.append((f.key, f.source))
             else:
                 self.bound.append((f.key, f.source, _getter(f.path), _CONVERTERS[f.conv]))
+                bound_specs.append(f)
         self.derived = spec.derived
         # `text`: the same fields with their `"key": ` written once; a proposal's fields by
         # name when the path is one field other than `scope` (as `_getter` reads them)
@@ -393,7 +439,7 @@ class _FactBuilder:
                 ", " + _TEXT(f.key) + ": ",
                 f.path[0] if len(f.path) == 1 and f.path[0] != "scope" else "",
                 _getter(f.path),
-                _CONVERTERS[f.conv],
+                _JSON_CONVERTERS[f.conv],
                 f.key,
             )
             for f in spec.fields
@@ -404,8 +450,8 @@ class _FactBuilder:
         self.found_texts = [(", " + _TEXT(key) + ": ", slot) for key, slot in self.found]
         self.count_texts = [(", " + _TEXT(key) + ": ", slot, key) for key, slot in self.counts]
         self.bound_texts = [
-            (", " + _TEXT(key) + ": ", slot, get, convert, key)
-            for key, slot, get, convert in self.bound
+            (", " + _TEXT(key) + ": ", slot, get, _JSON_CONVERTERS[f.conv], key)
+            for (key, slot, get, _), f in zip(self.bound, bound_specs, strict=True)
         ]
         self.flags_texts: dict[tuple[int, ...], str] = {}
         keys = ["_k", "sid", "id"] + [f.key for f in spec.fields] + list(spec.derived)
@@ -455,16 +501,15 @@ class _FactBuilder:
         values (flags are the ints 0 and 1 `Engine._check` sets, never bools, which would be
         equal to them as keys). The values go through the same converters as in `build`,
         which refuse the same values."""
-        if not self.texts_exact:
+        if not self.texts_exact or type(proposal) is not dict:
             fact = self.build(proposal, params, results, flags)
             fact["sid"] = sid
             fact["id"] = fact_id
             return _encode_fact(fact)
         parts = ['{"_k": 1']
         append = parts.append
-        for prefix, name, get, convert, key in self.record_texts:
-            value = convert(proposal.get(name) if name else get(proposal), key)
-            append(prefix + _scalar_text(value))
+        for prefix, name, get, write, key in self.record_texts:
+            append(prefix + write(proposal.get(name) if name else get(proposal), key))
         if self.param_names:
             values = tuple([params[name] for name in self.param_names])
             chunk = self.params_texts.get(values)
@@ -481,9 +526,9 @@ class _FactBuilder:
             append(prefix + ("0" if results[slot] is None else "1"))
         for prefix, slot, key in self.count_texts:
             append(prefix + _scalar_text(_int(results[slot], key)))
-        for prefix, slot, get, convert, key in self.bound_texts:
+        for prefix, slot, get, write, key in self.bound_texts:
             record = results[slot]
-            append(prefix + _scalar_text(convert(get(record) if record is not None else None, key)))
+            append(prefix + write(get(record) if record is not None else None, key))
         if self.derived:
             held = tuple([flags[key] for key in self.derived])
             chunk = self.flags_texts.get(held)
@@ -646,12 +691,17 @@ class Engine:
         self._engine_params: dict[tuple[Any, ...], dict[str, int]] = {}
         self._slots = {s.key: s for s in plan.slots}
         self._rules_by_id = {info.id: info.rule for info in pack.rules}
-        # a query's slot by its let, found once: hashing a query's tree on every check costs
-        self._slot_of_let = {
-            id(let): plan.slot_of[let.value]
+        # per rule, its lets in order: (name, the query's slot, whether the query must find a
+        # record, None) for a query, (name, None, False, the value's closure) otherwise; slots
+        # found once: hashing a query's tree on every check costs
+        self._let_plans: dict[str, tuple[tuple[str, str | None, bool, Any], ...]] = {
+            info.id: tuple(
+                (let.name, plan.slot_of[let.value], let.value.kind in ("latest", "earliest"), None)
+                if isinstance(let.value, ast.Query)
+                else (let.name, None, False, self.evaluator.function(let.value))
+                for let in info.rule.lets
+            )
             for info in pack.rules
-            for let in info.rule.lets
-            if isinstance(let.value, ast.Query)
         }
         self._joins_of: dict[str, list[int]] = {}
         for join in plan.joins:
@@ -1096,7 +1146,7 @@ class Engine:
 
         def env_of(rule_id: str) -> Env | None:
             if rule_id not in envs:
-                envs[rule_id] = self._bind_lets(self._rules_by_id[rule_id], base, results)
+                envs[rule_id] = self._bind_lets(rule_id, base, results)
             return envs[rule_id]
 
         truthy = semantics.truthy
@@ -1133,18 +1183,20 @@ class Engine:
             out.append(Fired(info, severity, env))
         return out
 
-    def _bind_lets(self, rule: ast.Rule, base: Env, results: Mapping[str, Any]) -> Env | None:
+    def _bind_lets(self, rule_id: str, base: Env, results: Mapping[str, Any]) -> Env | None:
         """The rule's lets in order, queries answered by the engine; None when a latest or
         earliest query found no record (the rule cannot fire)."""
         bound = Env(base.proposal, base.params, memo=base.memo)
-        for let in rule.lets:
-            if isinstance(let.value, ast.Query):
-                value = results[self._slot_of_let[id(let)]]
-                if value is None and let.value.kind in ("latest", "earliest"):
+        lets = bound.lets
+        for name, slot, must_find, value_of in self._let_plans[rule_id]:
+            if slot is not None:
+                value = results[slot]
+                if value is None and must_find:
                     return None
             else:
-                value = self.evaluator.evaluate(let.value, bound)
-            bound.lets[let.name] = value
+                assert value_of is not None
+                value = value_of(bound)
+            lets[name] = value
         return bound
 
     def _assert_once(self, ruleset: str, fact: Fact, taken: AbstractSet[int]) -> None:

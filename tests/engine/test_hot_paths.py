@@ -7,6 +7,7 @@ edges where a short cut could go wrong.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import random
 from decimal import Decimal
@@ -60,27 +61,37 @@ def test_fresh_ids_skip_taken_hashes() -> None:
 def test_phase_two_texts_are_the_built_facts_encoded() -> None:
     """`_FactBuilder.text` writes the fact `build` makes, as `_encode_fact` would: the same
     keys in the same order, the same values, over proposals of every shape the default pack's
-    rulesets read (missing fields, nulls, long texts, every flag and query outcome)."""
+    rulesets read (missing fields, nulls, long texts, values of other types, every flag and
+    query outcome); a value `build` refuses, `text` refuses with the same error."""
     _, engine, _ = default_pack()
     rng = random.Random(5)
     builders = [engine._builders[rs.name] for rs in engine.plan.rule_rulesets]
     assert builders and all(b.texts_exact for b in builders)
     params = {name: rng.randrange(1, 4000) for b in builders for _, name in b.params}
-    for n in range(400):
+    refused = 0
+    for n in range(600):
         proposal = bench_fact(rng, n)
         for builder in builders:
             results: dict[str, Any] = {}
-            for _, slot in builder.found + builder.counts:
-                results[slot] = rng.choice((None, 0, 3, policy_fact(rng, n)))
-            for _, slot, _, _ in builder.bound:
+            for _, slot in builder.found:
                 results[slot] = rng.choice((None, policy_fact(rng, n)))
+            for _, slot, _, _ in builder.bound:
+                results[slot] = rng.choice((None, policy_fact(rng, n), odd_fact(rng, n)))
             for _, slot in builder.counts:
-                results[slot] = rng.choice((0, 7, Decimal(12)))
+                results[slot] = rng.choice((0, 7, Decimal(12), Decimal("1.5"), True))
             flags = {key: rng.randrange(2) for key in builder.derived}
-            fact = builder.build(proposal, params, results, flags)
+            try:
+                fact = builder.build(proposal, params, results, flags)
+            except EngineError as err:
+                with pytest.raises(EngineError) as raised:
+                    builder.text(proposal, params, results, flags, "0", f"p{n}")
+                assert str(raised.value) == str(err)
+                refused += 1
+                continue
             fact["sid"], fact["id"] = "0", f"p{n}"
             text = builder.text(proposal, params, results, flags, "0", f"p{n}")
             assert text == _encode_fact(fact) == engine_module._ENCODE(fact)
+    assert 0 < refused < 300
 
 
 def test_phase_two_texts_refuse_what_build_refuses() -> None:
@@ -99,6 +110,33 @@ def test_phase_two_texts_refuse_what_build_refuses() -> None:
         builder.text(proposal, params, results, flags, "0", "p1")
 
 
+# values of the types facts hold and of others, at the edges of what the engine takes
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**53 - 1,
+    2**53,
+    -(2**53) + 1,
+    -(2**53),
+    Decimal("5"),
+    Decimal("5.0"),
+    Decimal("5.5"),
+    Decimal("NaN"),
+    1.5,
+    "",
+    "x" * 1024,
+    "x" * 1025 + '"\\\n é',
+    dt.date(1, 1, 1),
+    dt.date(2020, 2, 29),
+    dt.datetime(2020, 1, 1, 12),
+    [],
+    {},
+]
+
+
 def bench_fact(rng: random.Random, n: int) -> dict[str, Any]:
     """A proposal fact like the benchmark's, now and then with fields missing or odd."""
     doc = engine_bench.document(rng, f"P{n}", ("JP", "entry_stay", "students"), True)
@@ -107,6 +145,24 @@ def bench_fact(rng: random.Random, n: int) -> dict[str, Any]:
         fact.pop(rng.choice(sorted(fact)))
     if rng.random() < 0.2:
         fact["direction"] = "x" * rng.choice((3, 1025, 5000)) + '"\\\n é'
+    if rng.random() < 0.3:
+        return odd(rng, fact)
+    return fact
+
+
+def odd_fact(rng: random.Random, n: int) -> dict[str, Any]:
+    return odd(rng, policy_fact(rng, n))
+
+
+def odd(rng: random.Random, fact: dict[str, Any]) -> dict[str, Any]:
+    """The fact with one field, or one field of a part, holding an odd value."""
+    key = rng.choice(sorted(fact))
+    if isinstance(fact[key], dict) and fact[key]:
+        part = dict(fact[key])
+        part[rng.choice(sorted(part))] = rng.choice(ODD_VALUES)
+        fact[key] = part
+    else:
+        fact[key] = rng.choice(ODD_VALUES)
     return fact
 
 
