@@ -342,7 +342,11 @@ class _RulePlan:
                 continue
             evidence[dotted] = to_json_value(value)
         message, remedy = self.templates(lang)
-        shown = _without_vars(env) if message.constant is None or remedy.constant is None else env
+        shown = (
+            _without_vars(env)
+            if env.vars and (message.constant is None or remedy.constant is None)
+            else env
+        )
         # validated as `Finding(**fields)` validates them, without the keyword call
         return _validate_finding(
             {
@@ -388,12 +392,19 @@ def _plan(fired_rule: RuleInfo, evaluator: Evaluator) -> _RulePlan:
 
 def _without_vars(env: Env) -> Env:
     # Messages see the rule's lets, the proposal, parameters and definitions: no variable of
-    # a quantifier or query is in scope there.
+    # a quantifier or query is in scope there. (A scope without variables serves as it is.)
     return Env(env.proposal, env.params, env.lets, memo=env.memo)
 
 
 def _related(names: tuple[str, ...], env: Env) -> list[str]:
     """Ids of the records the rule's latest/earliest lets bound and its sequences hold."""
+    if len(names) == 1:
+        record = env.lets.get(names[0])
+        if type(record) is dict:
+            # one record (a latest or earliest query's): what the general path below gives
+            # for it, its id when that is a text
+            record_id = record.get("id")
+            return [record_id] if isinstance(record_id, str) else []
     parts: list[list[str]] = []
     distinct = False  # whether the one part is known to hold no id twice
     # The engine notes each sequence that is a run of one of its orders (`spans` of its memo):
