@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as Path_
@@ -1161,39 +1161,75 @@ def _checked(pack: Pack, work: Callable[[], T], params: Mapping[str, Any], juris
 
 
 def _work_check(service: Service, raw: bytes) -> bytes:
-    """The report's JSON. With engine workers and no history in the body, a worker is handed
-    the body's text and makes the whole report (findings, report, JSON) itself: this process
-    only reads and validates the request, and sends text one way and the other."""
+    """The report's JSON.
+
+    With engine workers, a body that names its proposal's jurisdiction and carries no history
+    goes to a worker as it came: the worker reads, validates and checks it and makes the whole
+    report, and this process only finds the stored history (from a quick look at the body) and
+    passes bytes one way and the other. Everything else is read and validated here: no
+    workers, a history in the body, a body the worker finds not valid (said here, located),
+    or a check no worker could answer (the reference evaluator's, marked)."""
+    jurisdiction = _jurisdiction_at_a_glance(raw)
+    lost: NoWorkerAnswer | None = None
+    if jurisdiction is not None:
+        with service.using_pack() as pack:
+            pool = service.pool_of(pack)
+            if pool is not None:
+                try:
+                    history = _stored_history(service, jurisdiction)
+                except ProblemError:
+                    history = None  # the store is out of reach: said after validation, below
+                if history is not None:
+                    try:
+                        report = pool.report(raw, history.key, history.facts)
+                    except NoWorkerAnswer as err:
+                        lost = err
+                    else:
+                        if report is not None:
+                            return report
+    return _work_check_here(service, raw, lost)
+
+
+def _jurisdiction_at_a_glance(raw: bytes) -> str | None:
+    """`proposal.jurisdiction` of a body without `history`, read without any of the checks
+    of `parse_json` (the worker makes them): only to find the stored history to send along.
+    None for anything unusual."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or "history" in data:
+        return None
+    proposal = data.get("proposal")
+    jurisdiction = proposal.get("jurisdiction") if isinstance(proposal, dict) else None
+    if isinstance(jurisdiction, str) and _JURISDICTION.fullmatch(jurisdiction):
+        return jurisdiction
+    return None
+
+
+_JURISDICTION: Final = re.compile(r"[A-Z]{2}")  # as `documents.Jurisdiction` allows
+
+
+def _work_check_here(service: Service, raw: bytes, lost: NoWorkerAnswer | None) -> bytes:
+    """The report of a check request read and validated in this process; with `lost`, the
+    reason no worker answered it, by the reference evaluator."""
     body = parse_json(raw)
     request, history = _parse_with_history(service, body, CheckRequest)
     proposal = request.proposal
-    sent_history = history is not None
     if history is None:
         history = _stored_history(service, proposal.jurisdiction)
     with service.using_pack() as pack:
         pool = service.pool_of(pack)
-        if pool is None or sent_history:
-            report = _checked(
-                pack,
-                lambda: pack.check(proposal, history, lang=request.lang, params=request.params),
-                request.params,
-                proposal.jurisdiction,
-            )
-            return report_json(report)
-        # parameter problems located here, as pack.check would find them
-        _checked(
+        checker = pack
+        if pool is not None and lost is not None:
+            checker = Pack(pack.checked, pool.reference_runner(str(lost)))
+        report = _checked(
             pack,
-            lambda: pack.settings(request.params, proposal.jurisdiction),
+            lambda: checker.check(proposal, history, lang=request.lang, params=request.params),
             request.params,
             proposal.jurisdiction,
         )
-        try:
-            return pool.report(body.text, history.key, history.facts)
-        except NoWorkerAnswer as lost:
-            referee = Pack(pack.checked, pool.reference_runner(str(lost)))
-            return report_json(
-                referee.check(proposal, history, lang=request.lang, params=request.params)
-            )
+        return report_json(report)
 
 
 def _work_batch(service: Service, raw: bytes) -> list[Report]:

@@ -15,12 +15,13 @@ Workers are started with `forkserver` (or `spawn`), never by forking a process t
 threads. Messages between processes are JSON, never pickles of documents. `workers=0` runs the
 engine in this process (for the CLI), with the same fallback on engine errors.
 
-`pool.report(body, key, provider)` hands a worker a whole check request as the JSON text it
-came in (the HTTP service's `/v1/check` body, validated there already): the worker reads it,
-checks it with a `Pack` of its own and answers with the report's JSON text, the bytes the
-service sends. Only text crosses the process boundary, once each way (request and report as
-they are, after a one-byte tag, not escaped into a JSON string); the findings, the report
-and its JSON are made in the worker, in parallel with other workers, instead of in the
+`pool.report(body, key, provider)` hands a worker a whole check request as the bytes it came
+in (the HTTP service's `/v1/check` body): the worker reads and validates it with the service's
+own functions, checks it with a `Pack` of its own and answers with the report's JSON text, the
+bytes the service sends (or says the request is not valid, and the service reads it again to
+say why). Only text crosses the process boundary, once each way (request and report as they
+are, after a one-byte tag, not escaped into a JSON string); reading, validation, findings, the
+report and its JSON are made in the worker, in parallel with other workers, instead of in the
 service's process.
 """
 
@@ -136,10 +137,9 @@ def decode(data: Any) -> Any:
 
 def _send(conn: Connection, message: Mapping[str, Any]) -> None:
     if message.get("op") == "report":
-        # a whole check request: the body's text as it came, not escaped into a JSON string
+        # a whole check request: the body as it came, not escaped into a JSON string
         key = json.dumps(message["key"], ensure_ascii=False)
-        body = message["body"].encode("utf-8")
-        conn.send_bytes(b"".join((_REPORT_REQUEST, key.encode("utf-8"), b"\n", body)))
+        conn.send_bytes(b"".join((_REPORT_REQUEST, key.encode("utf-8"), b"\n", message["body"])))
         return
     conn.send_bytes(json.dumps(message, ensure_ascii=False).encode("utf-8"))
 
@@ -205,7 +205,11 @@ def _worker_main(conn: Connection, pack_path: str, faults: bool) -> None:
                 reports.held(request["key"], request["start"], records)
                 _send(conn, {"ok": True})
             elif op == "report":
-                _send_report(conn, reports.report(request["body"], request["key"], faults))
+                report = reports.report(request["body"], request["key"], faults)
+                if report is None:
+                    _send(conn, {"ok": True, "invalid": True})
+                else:
+                    _send_report(conn, report)
             elif op == "check":
                 proposal = decode(request["proposal"])
                 if faults:
@@ -250,13 +254,23 @@ class _Reports:
         while len(self.histories) > _MAX_WORKER_HISTORIES:
             del self.histories[next(iter(self.histories))]
 
-    def report(self, body: bytes, key: str | None, faults: bool) -> bytes:
-        from checker.loading import _json_loads
+    def report(self, body: bytes, key: str | None, faults: bool) -> bytes | None:
+        """The report's JSON; None for a request that is not valid as it stands (the service
+        reads it again itself, to say what is wrong): it is read and validated here only, by
+        the service's own functions."""
+        from checker.diagnostics import BcmError
+        from checker.service import CheckRequest, ProblemError, parse_json, validate_body
 
-        data = _json_loads(body.decode("utf-8"))
-        proposal = data["proposal"]
-        if faults:
-            _misbehave(proposal)
+        try:
+            parsed = parse_json(body)
+            proposal = parsed.data.get("proposal") if isinstance(parsed.data, dict) else None
+            if faults and isinstance(proposal, dict):
+                _misbehave(proposal)
+            request = validate_body(parsed, CheckRequest)
+        except ProblemError:
+            return None
+        if request.history is not None:
+            return None  # a history in the body is the service's to hold, not a worker's
         history = History()
         if key is not None:
             found = self.histories.pop(key, None)
@@ -264,9 +278,12 @@ class _Reports:
                 raise _NotHeld()
             self.histories[key] = found
             history = found
-        report = self.pack.check(
-            proposal, history, lang=data.get("lang"), params=data.get("params") or {}
-        )
+        try:
+            report = self.pack.check(
+                request.proposal, history, lang=request.lang, params=request.params
+            )
+        except BcmError:
+            return None  # parameters not valid for the pack: located by the service
         return report_json(report)
 
 
@@ -353,6 +370,7 @@ class _Worker:
 # Imported once by the fork server, so that each worker starts without importing them again.
 _PRELOAD: Final = [
     "checker.api",
+    "checker.service",  # a worker reads and validates whole check requests with its functions
     "checker.compiler",
     "checker.engine",
     "checker.findings",
@@ -536,15 +554,17 @@ class WorkerPool:
 
     def report(
         self,
-        body: str,
+        body: bytes,
         key: str | None,
         provider: HistoryProvider | None,
         timeout: float | None = None,
-    ) -> bytes:
-        """The report of a whole check request, made by a worker: `body` is the request's JSON
-        text (`{proposal, lang?, params?}`, valid: the caller validated it), `key` and
-        `provider` its history as for `check`. The answer is the report's JSON, as
-        `report_json` writes it.
+    ) -> bytes | None:
+        """The report of a whole check request, made by a worker: `body` is the request's
+        body as it came (`{proposal, lang?, params?}` in JSON), `key` and `provider` its
+        history as for `check`. The worker reads and validates it as the HTTP service does
+        (`checker.service.parse_json`, `validate_body`) and answers with the report's JSON, as
+        `report_json` writes it; or None when the request is not valid (no report: the caller
+        reads it itself to say why).
 
         Raises `NoWorkerAnswer` (with the reason) when no worker could answer: the worker died,
         hung or broke the protocol (it is replaced), or cannot hold the history; the caller
@@ -566,6 +586,8 @@ class WorkerPool:
             raise NoWorkerAnswer(str(refused)) from None
         finally:
             self._release(worker)
+        if answer.get("invalid") is True:
+            return None
         report = answer.get("report")
         if not isinstance(report, bytes):
             raise NoWorkerAnswer("the worker answered out of protocol")

@@ -1,5 +1,6 @@
-"""Checks answered by engine workers: a worker is handed the body's text and makes the whole
-report; the bytes are those the service's own process makes, and a worker that dies is still
+"""Checks answered by engine workers: a worker is handed the body as it came, reads and
+validates it and makes the whole report; the bytes are those the service's own process makes,
+a request that is not valid is told as the service tells it, and a worker that dies is still
 answered (by the reference evaluator, marked)."""
 
 from __future__ import annotations
@@ -63,15 +64,32 @@ def test_reports_made_by_workers_are_byte_identical(
         assert json.loads(answer.content)["engine"] == {"name": "durable-rules"}
 
 
-def test_problems_are_found_before_a_worker_is_asked(
+def test_problems_are_told_as_the_service_tells_them(
     pair: tuple[TestClient, TestClient], proposals: dict[str, Any]
 ) -> None:
+    # a worker that finds a request not valid says so, and the service says where and why,
+    # byte for byte as it does without workers
     local, pooled = pair
-    for params in ({"no_such": 1}, {"reversal_window": "ten days"}, {"reversal_window": "5%"}):
-        body = json.dumps({"proposal": proposals["conflict"], "params": params}).encode()
+    proposal = proposals["conflict"]
+    text = json.dumps({"proposal": proposal})
+    invalid = [
+        json.dumps({"proposal": proposal, "params": params}).encode()
+        for params in ({"no_such": 1}, {"reversal_window": "ten days"}, {"reversal_window": "5%"})
+    ] + [
+        json.dumps({"proposal": {**proposal, "title": None}}).encode(),
+        json.dumps({"proposal": {**proposal, "direction": "sideways"}}).encode(),
+        json.dumps({"proposal": {**proposal, "jurisdiction": "Japan"}}).encode(),
+        json.dumps({"proposal": proposal, "lang": "fr"}).encode(),
+        json.dumps({"proposal": proposal, "colour": "blue"}).encode(),
+        json.dumps({"proposal": {**proposal, "extensions": {"x": 1e999999}}}).encode(),
+        text[:-1].encode() + b', "proposal": {}}',  # a key twice
+        text.replace("{", "[", 1).encode(),  # not JSON
+        json.dumps({"proposal": proposal}).encode("utf-16"),
+    ]
+    for body in invalid:
         expected = local.post("/v1/check", content=body, headers=JSON)
         answer = pooled.post("/v1/check", content=body, headers=JSON)
-        assert expected.status_code == 422
+        assert expected.status_code in (400, 422), body
         assert (answer.status_code, answer.content) == (expected.status_code, expected.content)
 
 
