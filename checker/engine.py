@@ -651,10 +651,21 @@ class Engine:
         self._fired: set[str] = set()
         self._candidates: dict[int, list[int]] = {j.index: [] for j in plan.joins}
         self._firsts: dict[int, list[int]] = {j.index: [] for j in plan.joins}
+        # the ruleset whose sids hold each join's partitions: its own, or for an ordered join
+        # that takes its last record from another's upper rule and (without a window) has no
+        # rule and so no ruleset of its own, that join's (the same pins, the same partitions)
+        self._ruleset_of: dict[int, str] = {
+            j.index: (
+                plan.joins[j.upper_from].ruleset
+                if not j.ruleset and j.ordered and j.upper_from is not None
+                else j.ruleset
+            )
+            for j in plan.joins
+        }
         self._ordered_in: dict[str, list[Any]] = {}
         for join in plan.joins:
             if join.ordered:
-                self._ordered_in.setdefault(join.ruleset, []).append(join)
+                self._ordered_in.setdefault(self._ruleset_of[join.index], []).append(join)
         self._derived = {d.key: d for d in plan.derived}
         self._found_slots = {s.key for s in plan.slots if s.kind in ("latest", "earliest")}
         self._history_builder = _FactBuilder(plan.history_fact)
@@ -705,7 +716,7 @@ class Engine:
         }
         self._joins_of: dict[str, list[int]] = {}
         for join in plan.joins:
-            self._joins_of.setdefault(join.ruleset, []).append(join.index)
+            self._joins_of.setdefault(self._ruleset_of[join.index], []).append(join.index)
         # properties of join terms must hold values on both facts
         self._joined_record_keys: set[str] = set()
         self._joined_proposal_keys: dict[str, set[str]] = {}
@@ -1014,7 +1025,8 @@ class Engine:
         order = history.orders.get(key)
         if order is None:
             passes = history.passes[join.index]
-            rids = [r for r in history.partitions[join.ruleset].get(value, ()) if passes[r]]
+            partition = history.partitions[self._ruleset_of[join.index]].get(value, ())
+            rids = [r for r in partition if passes[r]]
             rids.sort(key=lambda r: semantics.record_order(history.records[r]))
             days = [history.records[r]["effective_on"].toordinal() for r in rids]
             width = history.widths.get(key)

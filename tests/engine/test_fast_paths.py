@@ -273,3 +273,53 @@ def test_equal_upper_rules_are_compiled_once() -> None:
     assert [(j.upper_from, j.windowed) for j in joins] == [(None, False), (joins[0].index, True)]
     rules = set(plan.join_rulesets[0].rules)
     assert rules == {"_probe", joins[0].rule, joins[1].first_rule}
+
+
+FOLLOWER_PACK = """principle normative_coherence {
+  title en "t"
+  param window = 30 days
+  rule windowed {
+    kind conflict
+    let recent = count h in history where h.scope == proposal.scope
+      and days(h.effective_on, proposal.effective_on) <= window
+    when recent >= 0
+    severity medium
+    message en "m"
+    remedy en "r"
+  }
+  rule plain {
+    kind conflict
+    let total = count h in history where h.scope == proposal.scope
+    let last = latest h in history where h.scope == proposal.scope
+    when total >= 0 and last.id != "x"
+    severity medium
+    message en "m"
+    remedy en "r"
+  }
+}
+"""
+
+
+def test_a_join_that_borrows_an_upper_rule_and_has_none_of_its_own() -> None:
+    """`plain`'s queries test the record as `windowed`'s does: they take their last record
+    from `windowed`'s upper rule and, without a window, have no rule of their own, so the
+    compiler gives them no ruleset. They count in the partitions of the join they borrow
+    from (a hypothesis example once found them answered as if nothing matched)."""
+    with tempfile.TemporaryDirectory() as folder:
+        pack = pack_from_text(FOLLOWER_PACK, Path(folder))
+    plan = compile_pack(pack)
+    followers = [j for j in plan.joins if j.upper_from is not None and not j.windowed]
+    assert followers and all(j.ruleset == "" for j in followers)
+    engine, evaluator = Engine(pack, plan), Evaluator(pack)
+    records = [
+        policy("R1", "2018-01-01", "neutral", status="withdrawn", target="students"),
+        policy("R2", "2019-05-01", "expand", target="students"),
+        policy("R3", "2019-05-20", "restrict", target="students"),
+        policy("R4", "2018-01-03", target="trainees"),
+    ]
+    engine.set_history("h", records)
+    params = evaluator.params(None, "JP")
+    for day in ("2017-12-01", "2018-01-01", "2018-01-02", "2019-05-21", "2019-07-01"):
+        proposal = policy("P", day, "restrict", status="proposed", target="students")
+        assert_same(engine, evaluator, proposal, "h", HistoryIndex(records), params)
+    engine.close()
