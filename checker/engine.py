@@ -454,9 +454,12 @@ class _FactBuilder:
             for (key, slot, get, _), f in zip(self.bound, bound_specs, strict=True)
         ]
         self.flags_texts: dict[tuple[int, ...], str] = {}
-        keys = ["_k", "sid", "id"] + [f.key for f in spec.fields] + list(spec.derived)
+        keys = ["_k", "id"] + [f.key for f in spec.fields] + list(spec.derived)
         # with a key twice a dict keeps one entry and the text would hold two: never so made
         self.texts_exact = len(set(keys)) == len(keys)
+        self.keys = frozenset(keys)
+        # `"key": ` of the keys the engine adds after the fields (sid, _t, buckets)
+        self.tail_prefixes: dict[str, str] = {}
 
     def record(self, record: Any, fact: Fact) -> Fact:
         for key, get, convert in self.records:
@@ -491,19 +494,26 @@ class _FactBuilder:
         params: Mapping[str, int],
         results: Mapping[str, Any],
         flags: Mapping[str, int],
-        sid: str,
+        tail: Sequence[tuple[str, Any]],
         fact_id: str,
     ) -> str:
-        """`_encode_fact` of the fact `build` makes, with `sid` and `id` added last, byte for
-        byte, written as it is built: a phase 2 fact is only ever sent as text.
+        """`_encode_fact` of the fact `build` makes, with the `tail` of further keys and
+        values and then `id` added, byte for byte, written as it is built.
 
         The parameters and the derived flags are written once per combination of their
         values (flags are the ints 0 and 1 `Engine._check` sets, never bools, which would be
         equal to them as keys). The values go through the same converters as in `build`,
         which refuse the same values."""
-        if not self.texts_exact or type(proposal) is not dict:
+        tail_keys = [key for key, _ in tail]
+        if (
+            not self.texts_exact
+            or type(proposal) is not dict
+            or not self.keys.isdisjoint(tail_keys)
+            or len(set(tail_keys)) != len(tail_keys)
+        ):
+            # a key twice: the dict keeps one entry where it was first set
             fact = self.build(proposal, params, results, flags)
-            fact["sid"] = sid
+            fact.update(tail)
             fact["id"] = fact_id
             return _encode_fact(fact)
         parts = ['{"_k": 1']
@@ -540,7 +550,15 @@ class _FactBuilder:
                     self.flags_texts.clear()
                 self.flags_texts[held] = chunk
             append(chunk)
-        append(', "sid": ' + _TEXT(sid) + ', "id": ' + _TEXT(fact_id) + "}")
+        prefixes = self.tail_prefixes
+        for key, value in tail:
+            known = prefixes.get(key)
+            if known is None:
+                known = ", " + _TEXT(key) + ": "
+                if len(prefixes) < _CHUNKS_KEPT:
+                    prefixes[key] = known
+            append(known + _scalar_text(value))
+        append(', "id": ' + _TEXT(fact_id) + "}")
         return "".join(parts)
 
 
@@ -1153,7 +1171,7 @@ class Engine:
             held = semantics.truthy(self.evaluator.evaluate(self._derived[key].expr, base))
             flags[key] = 1 if held else 0
 
-        results = self._queries(proposal, history_key, params, engine_params, flags, memo)
+        results = self._queries(proposal, history_key, engine_params, flags, base, memo)
         envs: dict[str, Env | None] = {}
 
         def env_of(rule_id: str) -> Env | None:
@@ -1211,37 +1229,30 @@ class Engine:
             lets[name] = value
         return bound
 
-    def _assert_once(self, ruleset: str, fact: Fact, taken: AbstractSet[int]) -> None:
-        """Assert a fact singly under a fresh id and retract it: nothing stays behind."""
-        fact["id"], _ = self._fresh_id("p", taken)
-        text = _encode_fact(fact)
-        if self._assert(ruleset, text):
-            self._retract(ruleset, text)
-
     def _queries(
         self,
         proposal: Fact,
         history_key: str | None,
-        params: Mapping[str, Decimal],
         engine_params: Mapping[str, int],
         flags: Mapping[str, int],
+        base: Env,
         memo: _SpanMemo,
     ) -> dict[str, Any]:
-        """Phase 1: every query's value for this proposal."""
+        """Phase 1: every query's value for this proposal (`base`: the check's scope of
+        proposal, parameters and definitions, whose memo is `memo`)."""
         plan = self.plan
         history = self._histories.get(history_key) if history_key is not None else None
         if history_key is not None and history is None:
             raise UnknownHistory(f"unknown history {history_key!r}")
         if history_key is not None:
             self._histories.move_to_end(history_key)
-        matched: dict[int, list[Fact]] = {j.index: [] for j in plan.joins}
+        matched: dict[int, list[Fact]] = {}  # the records of joins that are not ordered
         spans: dict[int, tuple[list[Fact], _Order, int, int] | None] = {}
         lasts: dict[int, list[int]] = {}
         firsts: dict[int, list[int]] = {}
         partitions: dict[int, tuple[str, ...]] = {}
         date = proposal.get("effective_on")
         if history is not None and history.records and isinstance(date, dt.date):
-            base = Env(proposal, params, memo=memo)
             for ruleset in plan.join_rulesets:
                 value = self._partition(ruleset, base)
                 if value is None:
@@ -1251,26 +1262,34 @@ class Engine:
                     continue
                 assert history_key is not None
                 resident = self._resident(ruleset.name, history_key, value)
-                fact = self._builders[ruleset.name].build(proposal, engine_params, {}, flags)
+                builder = self._builders[ruleset.name]
+                fact = builder.build(proposal, engine_params, {}, flags)
+                tail: list[tuple[str, Any]] = []
                 for join in self._ordered_in.get(ruleset.name, ()):
                     order = self._order(history, join, value)
                     if join.upper_from is None:
-                        fact[join.upper_bucket] = order.upper_bucket(fact["r.effective_on#day"])
+                        bucket = order.upper_bucket(fact["r.effective_on#day"])
+                        fact[join.upper_bucket] = bucket
+                        tail.append((join.upper_bucket, bucket))
                     if join.windowed:
                         low = _bound_value(join.bound, fact)
-                        fact[join.lower_bucket] = order.lower_bucket(low)
+                        fact[join.lower_bucket] = bucket = order.lower_bucket(low)
+                        tail.append((join.lower_bucket, bucket))
                 for key in self._joined_proposal_keys[ruleset.name]:
                     if fact.get(key) is None:
                         raise EngineError(f"the proposal has no {key}")
-                fact.update({"sid": resident.sid, "_t": "p"})
+                tail += (("sid", resident.sid), ("_t", "p"))
                 for index in self._joins_of[ruleset.name]:
                     self._candidates[index].clear()
                     self._firsts[index].clear()
-                self._assert_once(ruleset.name, fact, resident.hashes)
-                fired = sum(
-                    len(self._candidates[i]) + len(self._firsts[i])
-                    for i in self._joins_of[ruleset.name]
-                )
+                # asserted singly under a fresh id and retracted: nothing stays behind
+                fact_id, _ = self._fresh_id("p", resident.hashes)
+                text = builder.text(proposal, engine_params, {}, flags, tail, fact_id)
+                if self._assert(ruleset.name, text):
+                    self._retract(ruleset.name, text)
+                fired = 0
+                for index in self._joins_of[ruleset.name]:
+                    fired += len(self._candidates[index]) + len(self._firsts[index])
                 resident.frames += fired
                 self._residency[ruleset.name].frames += fired
                 for index in self._joins_of[ruleset.name]:
@@ -1295,7 +1314,7 @@ class Engine:
             if slot.join in spans:
                 results[slot.key] = _reduce(slot.kind, spans[slot.join], memo)
             else:
-                results[slot.key] = semantics.query_result(slot.kind, matched[slot.join])
+                results[slot.key] = semantics.query_result(slot.kind, matched.get(slot.join, ()))
         return results
 
     def _recycle(self) -> None:
@@ -1379,12 +1398,12 @@ class Engine:
     ) -> set[str]:
         """Phase 2: the names of the rules (and severity rules) that fired."""
         self._fired.clear()
-        sid, taken = self._phase2_sid, self._phase2_taken
+        tail, taken = (("sid", self._phase2_sid),), self._phase2_taken
         for ruleset in self.plan.rule_rulesets:
             # asserted singly under a fresh id and retracted: nothing stays behind
             fact_id, _ = self._fresh_id("p", taken)
             builder = self._builders[ruleset.name]
-            text = builder.text(proposal, engine_params, results, flags, sid, fact_id)
+            text = builder.text(proposal, engine_params, results, flags, tail, fact_id)
             if self._assert(ruleset.name, text):
                 self._retract(ruleset.name, text)
         fired = set(self._fired)

@@ -58,15 +58,27 @@ def test_fresh_ids_skip_taken_hashes() -> None:
     assert engine._fresh_id("p", taken) == ("p21", fnv1a32("p21"))
 
 
-def test_phase_two_texts_are_the_built_facts_encoded() -> None:
-    """`_FactBuilder.text` writes the fact `build` makes, as `_encode_fact` would: the same
-    keys in the same order, the same values, over proposals of every shape the default pack's
-    rulesets read (missing fields, nulls, long texts, values of other types, every flag and
-    query outcome); a value `build` refuses, `text` refuses with the same error."""
+TAILS: list[tuple[tuple[str, Any], ...]] = [
+    (("sid", "0"),),
+    (("_bu0", 430), ("_bl1", -2), ("sid", "s60"), ("_t", "p")),
+    (("sid", 'a"b'), ("_t", "p"), ("_x", None), ("_y", True)),
+    # keys given twice or already in the fact: the dict keeps the first place, last value
+    (("sid", "1"), ("sid", "2")),
+    (("_k", 7), ("sid", "0")),
+    (("r.target", "x"), ("sid", "0")),
+]
+
+
+def test_fact_texts_are_the_built_facts_encoded() -> None:
+    """`_FactBuilder.text` writes the fact `build` makes with the tail and id added, as
+    `_encode_fact` would: the same keys in the same order, the same values, over proposals of
+    every shape the default pack's rulesets read (missing fields, nulls, long texts, values of
+    other types, every flag and query outcome), for the join phase's facts and the rule
+    phase's; a value `build` refuses, `text` refuses with the same error."""
     _, engine, _ = default_pack()
     rng = random.Random(5)
-    builders = [engine._builders[rs.name] for rs in engine.plan.rule_rulesets]
-    assert builders and all(b.texts_exact for b in builders)
+    builders = [engine._builders[rs.name] for rs in engine.plan.rulesets]
+    assert len(builders) >= 2 and all(b.texts_exact for b in builders)
     params = {name: rng.randrange(1, 4000) for b in builders for _, name in b.params}
     refused = 0
     for n in range(600):
@@ -80,21 +92,24 @@ def test_phase_two_texts_are_the_built_facts_encoded() -> None:
             for _, slot in builder.counts:
                 results[slot] = rng.choice((0, 7, Decimal(12), Decimal("1.5"), True))
             flags = {key: rng.randrange(2) for key in builder.derived}
+            tail = rng.choice(TAILS)
             try:
                 fact = builder.build(proposal, params, results, flags)
             except EngineError as err:
                 with pytest.raises(EngineError) as raised:
-                    builder.text(proposal, params, results, flags, "0", f"p{n}")
+                    builder.text(proposal, params, results, flags, tail, f"p{n}")
                 assert str(raised.value) == str(err)
                 refused += 1
                 continue
-            fact["sid"], fact["id"] = "0", f"p{n}"
-            text = builder.text(proposal, params, results, flags, "0", f"p{n}")
+            for key, value in tail:
+                fact[key] = value
+            fact["id"] = f"p{n}"
+            text = builder.text(proposal, params, results, flags, tail, f"p{n}")
             assert text == _encode_fact(fact) == engine_module._ENCODE(fact)
-    assert 0 < refused < 300
+    assert 0 < refused < 600
 
 
-def test_phase_two_texts_refuse_what_build_refuses() -> None:
+def test_fact_texts_refuse_what_build_refuses() -> None:
     _, engine, _ = default_pack()
     builder = engine._builders[engine.plan.rule_rulesets[0].name]
     names = [name for _, name, _, _, _ in builder.record_texts if name]
@@ -107,7 +122,7 @@ def test_phase_two_texts_refuse_what_build_refuses() -> None:
     with pytest.raises(EngineError):
         builder.build(proposal, params, results, flags)
     with pytest.raises(EngineError):
-        builder.text(proposal, params, results, flags, "0", "p1")
+        builder.text(proposal, params, results, flags, (("sid", "0"),), "p1")
 
 
 # values of the types facts hold and of others, at the edges of what the engine takes
