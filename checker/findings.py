@@ -117,6 +117,9 @@ class CompiledEvaluator(Evaluator):
             return lambda env: negate(operand(env))
         if isinstance(expr, ast.Call) and type(expr) is ast.Call:
             return self._call_fn(expr)
+        if isinstance(expr, ast.ListExpr) and type(expr) is ast.ListExpr:
+            items = tuple(self._fn(item) for item in expr.items)
+            return lambda env: [item(env) for item in items]  # a new list each time
         if isinstance(expr, ast.Quantifier) and type(expr) is ast.Quantifier:
             return self._quantifier_fn(expr)
         dispatch = self._dispatch
@@ -165,7 +168,7 @@ class CompiledEvaluator(Evaluator):
 
     def _path_fn(self, root: str, fields: tuple[str, ...]) -> _Fn:
         # `_path`: `lookup` and `semantics.path_value` inlined, fast for plain-dict facts
-        lookup, field = self.lookup, semantics.field
+        lookup, field, define_value = self.lookup, semantics.field, self._define
         define = self.pack.defines.get(root)
 
         def path(env: Env) -> Any:
@@ -176,10 +179,11 @@ class CompiledEvaluator(Evaluator):
             elif root == "proposal":
                 value = env.proposal
             elif define is not None and root not in env.params:
-                # a definition already worked out in this check (`_define`'s memo)
+                # a definition already worked out in this check (`_define`'s memo), else
+                # worked out: `lookup` would find it so, past the names tested above
                 value = env.memo.defines.get(root, IN_PROGRESS)
                 if value is IN_PROGRESS:
-                    value = lookup(root, env)
+                    value = define_value(define, env)
             else:
                 value = lookup(root, env)
             for name in fields:

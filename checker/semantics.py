@@ -125,6 +125,8 @@ def _model_fact(model: BaseModel) -> dict[str, Any]:
             out[name] = value
         elif kind in _VALUE_ENUMS:
             out[name] = value._value_
+        elif kind in _MODEL_FIELDS:
+            out[name] = _model_fact(value)  # what `_plain` does with a known model
         else:
             out[name] = _plain(value)
     return out
@@ -142,6 +144,8 @@ def _plain(value: Any) -> Any:
         return _model_fact(value)
     if kind in _VALUE_ENUMS:
         return value._value_
+    if kind is Decimal:
+        return value if value.is_finite() else None
     if value is None or isinstance(value, bool | str | int):
         # An enum member is a str (StrEnum) here: keep its text, not the member.
         if isinstance(value, enum.Enum):
@@ -337,6 +341,14 @@ def member(item: Any, container: Any, negated: bool = False) -> bool:
     """
     if item is None or container is None:
         return False
+    if item.__class__ is str and container.__class__ is list:
+        # `equal(item, x) is True` for a text: x is a text (of any str class) equal to it
+        found = False
+        for x in container:
+            if isinstance(x, str) and item == x:
+                found = True
+                break
+        return not found if negated else found
     kind = _kind(container)
     if kind is _Kind.list:
         found = any(equal(item, x) is True for x in container)
@@ -557,6 +569,8 @@ NONE_TEXT: Final = "—"
 
 def format_value(value: Any, type: Type | None, lang: str) -> str:
     """A value as a reader of `lang` expects it in a message (en, ja; others as en)."""
+    if value.__class__ is str:
+        return value  # a text as written (`str` of a text is the text)
     ja = lang == "ja"
     kind = _kind(value)
     declared = type.kind if type is not None else None
