@@ -170,22 +170,43 @@ class CompiledEvaluator(Evaluator):
         # `_path`: `lookup` and `semantics.path_value` inlined, fast for plain-dict facts
         lookup, field, define_value = self.lookup, semantics.field, self._define
         define = self.pack.defines.get(root)
+        proposal_root = root == "proposal"
+
+        def beyond_scope(env: Env) -> Any:
+            # the root when it is neither a variable, a let nor `proposal`
+            if define is not None and root not in env.params:
+                # a definition already worked out in this check (`_define`'s memo), else
+                # worked out: `lookup` would find it so, past the names tested before
+                value = env.memo.defines.get(root, IN_PROGRESS)
+                if value is IN_PROGRESS:
+                    value = define_value(define, env)
+                return value
+            return lookup(root, env)
+
+        if len(fields) == 1 and fields[0] != "scope":
+            # one field of a plain dict (`scope` is no key of a fact: `field` makes it)
+            name = fields[0]
+
+            def path_one(env: Env) -> Any:
+                if root in env.vars:
+                    value = env.vars[root]
+                elif root in env.lets:
+                    value = env.lets[root]
+                else:
+                    value = env.proposal if proposal_root else beyond_scope(env)
+                if type(value) is dict:
+                    return value.get(name)
+                return field(value, name)
+
+            return path_one
 
         def path(env: Env) -> Any:
             if root in env.vars:
                 value = env.vars[root]
             elif root in env.lets:
                 value = env.lets[root]
-            elif root == "proposal":
-                value = env.proposal
-            elif define is not None and root not in env.params:
-                # a definition already worked out in this check (`_define`'s memo), else
-                # worked out: `lookup` would find it so, past the names tested above
-                value = env.memo.defines.get(root, IN_PROGRESS)
-                if value is IN_PROGRESS:
-                    value = define_value(define, env)
             else:
-                value = lookup(root, env)
+                value = env.proposal if proposal_root else beyond_scope(env)
             for name in fields:
                 if type(value) is dict and name != "scope":
                     value = value.get(name)
