@@ -67,8 +67,12 @@ MAX_RESIDENT: Final = 1000
 MAX_HISTORIES: Final = 32
 # durable keeps about 165 bytes of every join frame it fires in a state until the state is
 # deleted: past this many frames in a join ruleset's states, the busiest state is deleted and
-# loaded again when next needed (about 16 MB at most per join ruleset).
-RECYCLE_FRAMES: Final = 100_000
+# loaded again when next needed (about 3 MB per join ruleset)...
+RECYCLE_FRAMES: Final = 20_000
+# ... once it has fired this many frames per fact it holds: loading a large partition again
+# costs as much as many checks, so its frames may grow in proportion to it (a partition of
+# 10,000 records is reloaded every ~100,000 checks, not every ~10,000)
+RECYCLE_FRAMES_PER_FACT: Final = 10
 
 
 # One encoder for every fact: json.dumps with options builds a new one per call.
@@ -1327,6 +1331,9 @@ class Engine:
         for name, residency in self._residency.items():
             while residency.frames > RECYCLE_FRAMES and residency.live:
                 owner = max(residency.live, key=lambda o: residency.live[o].frames)
+                busiest = residency.live[owner]
+                if busiest.frames < RECYCLE_FRAMES_PER_FACT * len(busiest.stored):
+                    break
                 self._evict(name, owner)
 
     def _span(

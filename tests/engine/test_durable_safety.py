@@ -328,6 +328,7 @@ def test_join_frames_kept_by_durable_are_given_back(
     import checker.engine
 
     monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES", 50)
+    monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES_PER_FACT", 0)
     pack = pack_of(tmp_path, rule("reversal", "true", lets=REVERSAL))
     engine = Engine(pack, compile_pack(pack))
     records = [
@@ -339,3 +340,38 @@ def test_join_frames_kept_by_durable_are_given_back(
         proposal = policy(f"P{n}", f"{2001 + n % 20}-06-01", ("expand", "restrict")[n % 3 % 2])
         assert fired(engine, proposal, "h") == expected(pack, proposal, records)
         assert residency.frames <= 50
+
+
+def test_a_large_partition_keeps_its_frames_longer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading a partition again costs in proportion to its records: a state is recycled only
+    once it has fired RECYCLE_FRAMES_PER_FACT frames per fact it holds, so its frames stay
+    bounded in proportion to it, and the answers stay the same."""
+    import checker.engine
+
+    monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES", 50)
+    monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES_PER_FACT", 3)
+    pack = pack_of(tmp_path, rule("reversal", "true", lets=REVERSAL))
+    engine = Engine(pack, compile_pack(pack))
+    records = [
+        policy(f"H{n}", f"{2000 + n}-01-01", ("expand", "restrict")[n % 2]) for n in range(20)
+    ]
+    engine.set_history("h", records)
+    residency = engine._residency["bcm-join-0-0"]
+    evicted: list[int] = []
+    evict = engine._evict
+
+    def counting(name: str, owner: Any) -> None:
+        state = residency.live[owner]
+        evicted.append(state.frames)
+        assert state.frames >= 3 * len(state.stored)  # not before its budget
+        evict(name, owner)
+
+    monkeypatch.setattr(engine, "_evict", counting)
+    for n in range(400):
+        proposal = policy(f"P{n}", f"{2001 + n % 20}-06-01", ("expand", "restrict")[n % 3 % 2])
+        assert fired(engine, proposal, "h") == expected(pack, proposal, records)
+        largest = max((len(r.stored) for r in residency.live.values()), default=0)
+        assert residency.frames <= max(50, 3 * largest) + 10
+    assert evicted  # and it was recycled
