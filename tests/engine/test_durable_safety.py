@@ -319,6 +319,17 @@ def test_a_proposal_matching_no_pattern_is_not_stored(tmp_path: Path) -> None:
     assert durable_rules_engine.get_facts(handle, "0") in ("[]", None, "")
 
 
+def reversal_engine(tmp_path: Path) -> tuple[CheckedPack, Engine, list[dict[str, Any]]]:
+    """An engine of one reversal rule holding 20 records of alternating direction, as "h"."""
+    pack = pack_of(tmp_path, rule("reversal", "true", lets=REVERSAL))
+    engine = Engine(pack, compile_pack(pack))
+    records = [
+        policy(f"H{n}", f"{2000 + n}-01-01", ("expand", "restrict")[n % 2]) for n in range(20)
+    ]
+    engine.set_history("h", records)
+    return pack, engine, records
+
+
 def test_join_frames_kept_by_durable_are_given_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,12 +340,7 @@ def test_join_frames_kept_by_durable_are_given_back(
 
     monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES", 50)
     monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES_PER_FACT", 0)
-    pack = pack_of(tmp_path, rule("reversal", "true", lets=REVERSAL))
-    engine = Engine(pack, compile_pack(pack))
-    records = [
-        policy(f"H{n}", f"{2000 + n}-01-01", ("expand", "restrict")[n % 2]) for n in range(20)
-    ]
-    engine.set_history("h", records)
+    pack, engine, records = reversal_engine(tmp_path)
     residency = engine._residency["bcm-join-0-0"]
     for n in range(200):
         proposal = policy(f"P{n}", f"{2001 + n % 20}-06-01", ("expand", "restrict")[n % 3 % 2])
@@ -352,12 +358,7 @@ def test_a_large_partition_keeps_its_frames_longer(
 
     monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES", 50)
     monkeypatch.setattr(checker.engine, "RECYCLE_FRAMES_PER_FACT", 3)
-    pack = pack_of(tmp_path, rule("reversal", "true", lets=REVERSAL))
-    engine = Engine(pack, compile_pack(pack))
-    records = [
-        policy(f"H{n}", f"{2000 + n}-01-01", ("expand", "restrict")[n % 2]) for n in range(20)
-    ]
-    engine.set_history("h", records)
+    pack, engine, records = reversal_engine(tmp_path)
     residency = engine._residency["bcm-join-0-0"]
     evicted: list[int] = []
     evict = engine._evict
