@@ -25,6 +25,7 @@ from checker.documents import (
     PolicyChange,
     Report,
 )
+from checker.gcpause import cycle_collection_paused
 from checker.lang import ast
 from checker.lang.checked import CheckedPack
 from checker.loading import RawDocument, validate
@@ -76,9 +77,11 @@ class History:
             if len(self._facts) < len(self._docs):
                 from checker.semantics import to_fact  # here: most calls find nothing new
 
-                self._facts.extend(to_fact(d) for d in self._docs[len(self._facts) :])
+                with cycle_collection_paused():
+                    self._facts.extend(to_fact(d) for d in self._docs[len(self._facts) :])
             return self._facts[start:]
 
+    @cycle_collection_paused()
     def add(self, records: Iterable[PolicyChange | Mapping[str, Any]]) -> None:
         new: list[PolicyChange] = []
         problems: list[Diagnostic] = []

@@ -53,6 +53,7 @@ from checker.compiler import (
     whole,
 )
 from checker.findings import CompiledEvaluator
+from checker.gcpause import cycle_collection_paused
 from checker.lang import ast
 from checker.lang.checked import CheckedPack
 from checker.reference import CheckMemo, Env, Evaluator, Fired
@@ -967,6 +968,7 @@ class Engine:
                 self._evict(ruleset.name, owner)
         del self._histories[key]
 
+    @cycle_collection_paused()
     def _append(self, key: str, records: Sequence[Mapping[str, Any]]) -> None:
         history = self._histories[key]
         start = len(history.records)

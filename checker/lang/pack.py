@@ -8,20 +8,19 @@ collected before anything is returned.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import gc
 import hashlib
 import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from checker.diagnostics import BcmError, Diagnostic, Span, sort_diagnostics, suggestion_help
+from checker.gcpause import cycle_collection_paused
 from checker.lang import ast
 from checker.lang.check import check_files
 from checker.lang.checked import CheckedPack, Manifest
@@ -98,21 +97,6 @@ class _Reading:
         self.source_names[shown] = source_name
 
 
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Loading makes trees of many small objects, and no reference cycles to speak of. The
-    cyclic garbage collector, which runs every few hundred allocations, would walk the trees
-    already built again and again: a quarter of the time of loading a pack. It is paused
-    while a pack loads (as it was: a caller's `gc.disable()` stays)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _read_regular_file(path: str) -> bytes:
     # The path as resolved when it was found inside the pack, opened without following a link
     # put there since; a named pipe would block the reading forever, a device never end.
@@ -129,7 +113,7 @@ def _inside(folder_real: str, path: str) -> bool:
     return os.path.commonpath([folder_real, real]) == folder_real
 
 
-@_no_cycle_collection()
+@cycle_collection_paused()
 def _read_pack(path: str) -> tuple[CheckedPack | None, list[Diagnostic], dict[str, str]]:
     folder = os.path.normpath(path)
     reading = _Reading()
@@ -204,7 +188,7 @@ def _check(
     return pack, diagnostics, reading.sources
 
 
-@_no_cycle_collection()
+@cycle_collection_paused()
 def _read_loose_files(paths: Sequence[str]) -> tuple[list[Diagnostic], dict[str, str]]:
     """Rule files named one by one are checked together, as one pack with a default manifest."""
     reading = _Reading()
