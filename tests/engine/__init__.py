@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import random
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +65,24 @@ def policy(
 
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+def _load_engine_bench() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "engine_bench", Path(__file__).resolve().parents[2] / "bench" / "engine_bench.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_engine_bench = _load_engine_bench()
+
+
+def bench_document(
+    rng: random.Random, id: str, scope: tuple[str, str, str], proposal: bool
+) -> dict[str, Any]:
+    """A random policy change as the engine benchmark makes them: every part of a proposal
+    the default pack reads (a record when `proposal` is false)."""
+    return _engine_bench.document(rng, id, scope, proposal)  # type: ignore[no-any-return]

@@ -9,15 +9,15 @@ is the same either way.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from checker.api import History, Pack, load_pack
+
+from . import bench_document
 
 RULES = str(Path(__file__).resolve().parents[2] / "rules")
 SCOPES = [
@@ -25,36 +25,6 @@ SCOPES = [
     ("JP", "entry_stay", "students"),
     ("KR", "integration", "refugees_asylum_seekers"),
 ]
-
-
-def document(rng: random.Random, id: str, scope: tuple[str, str, str], proposal: bool) -> Any:
-    jurisdiction, area, target = scope
-    day = dt.date(1995, 1, 1) + dt.timedelta(days=rng.randrange(30 * 365))
-    return {
-        "id": id,
-        "title": f"change {id}",
-        "jurisdiction": jurisdiction,
-        "area": area,
-        "target": target,
-        "direction": rng.choice(("expand", "restrict", "neutral")),
-        "magnitude": rng.choice(("fine_tuning", "minor", "mid_level", "major")),
-        "instrument": rng.choice(("act", "cabinet_order", "guideline", "public_notice")),
-        "legal_basis": rng.choice(([], ["ICRRA Art. 2-2"])),
-        "effective_on": (day + dt.timedelta(days=3650 if proposal else 0)).isoformat(),
-        "proposed_on": rng.choice((None, (day - dt.timedelta(days=300)).isoformat())),
-        "status": "proposed" if proposal else rng.choice(("enacted", "enacted", "withdrawn")),
-        "rationale": {
-            "principles": rng.sample(
-                ["economic_rationality", "integration_capacity"], rng.randrange(3)
-            ),
-            "statement": rng.choice((None, "", "labour shortage")),
-            "trigger": rng.choice((None, "evidence", "electoral_pledge", "court_ruling")),
-            "evidence": [
-                {"indicator": "jobs", "value": 1.63, "previous": rng.choice((None, 1.36))}
-            ],
-        },
-        "context": {"announced_in_campaign": rng.random() < 0.3},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +41,11 @@ def test_engine_findings_equal_the_reference_findings(
 ) -> None:
     engine, referee = packs
     rng = random.Random(spread * 7 + len(lang))
-    records = [document(rng, f"H{n}", rng.choice(SCOPES[:spread]), False) for n in range(300)]
+    records = [bench_document(rng, f"H{n}", rng.choice(SCOPES[:spread]), False) for n in range(300)]
     history = History(records)
     related = 0
     for n in range(40):
-        proposal = document(rng, f"P{n}", rng.choice(SCOPES[:spread]), True)
+        proposal = bench_document(rng, f"P{n}", rng.choice(SCOPES[:spread]), True)
         checked = engine.check(proposal, history, lang=lang)
         expected = referee.check(proposal, history, lang=lang)
         assert checked.engine.name == "durable-rules"

@@ -8,10 +8,8 @@ edges where a short cut could go wrong.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import random
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,15 +20,8 @@ from checker.documents import PolicyChange
 from checker.engine import EngineError, _encode_fact
 from checker.semantics import to_fact
 
+from . import bench_document
 from .test_differential import default_pack
-
-# the benchmark's documents: every part of a proposal the default pack reads, at random
-_BENCH = importlib.util.spec_from_file_location(
-    "engine_bench", Path(__file__).resolve().parents[2] / "bench" / "engine_bench.py"
-)
-assert _BENCH is not None and _BENCH.loader is not None
-engine_bench = importlib.util.module_from_spec(_BENCH)
-_BENCH.loader.exec_module(engine_bench)
 
 
 @pytest.mark.parametrize("prefix", ["p", "h", "x", "", "pp9", "é"])
@@ -154,7 +145,7 @@ ODD_VALUES = [
 
 def bench_fact(rng: random.Random, n: int) -> dict[str, Any]:
     """A proposal fact like the benchmark's, now and then with fields missing or odd."""
-    doc = engine_bench.document(rng, f"P{n}", ("JP", "entry_stay", "students"), True)
+    doc = bench_document(rng, f"P{n}", ("JP", "entry_stay", "students"), True)
     fact = to_fact(PolicyChange.model_validate(doc))
     if rng.random() < 0.2:
         fact.pop(rng.choice(sorted(fact)))
@@ -182,5 +173,5 @@ def odd(rng: random.Random, fact: dict[str, Any]) -> dict[str, Any]:
 
 
 def policy_fact(rng: random.Random, n: int) -> dict[str, Any]:
-    doc = engine_bench.document(rng, f"H{n}", ("JP", "entry_stay", "students"), False)
+    doc = bench_document(rng, f"H{n}", ("JP", "entry_stay", "students"), False)
     return to_fact(PolicyChange.model_validate(doc))
